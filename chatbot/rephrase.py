@@ -1,0 +1,105 @@
+"""Turn a follow-up into a standalone question, with no LLM.
+
+The conversation keeps a *topic*: the subject words of the last question that carried
+its own subject ("muscle spasms", "spasticity after stroke"). A follow-up that refers
+back ("What causes them?", "Which medicines are used for that?", "And in children?")
+gets the topic put in place of its pronoun, or appended. With an LLM configured,
+:mod:`chatbot.chain` asks it instead and falls back to this on failure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Words that say what is asked, not what it is about.
+INTENT_WORDS = frozenset(
+    """
+    what whats which who whom whose when where why how is are was were be been being am
+    do does did doing can could should would will shall may might must have has had
+    a an the this that these those it its they them their there here i me my we us our you your
+    he she him her his hers and or but if then so than too very just also about of in on at to for
+    from by with without into over under after before during up down out off again more most
+    some any all each other such no nor not only own same few both
+    tell explain describe know want like please thanks thank hi hello hey ok okay
+    mean means meaning define definition cause causes caused causing reason reasons
+    symptom symptoms sign signs treat treats treated treating treatment treatments therapy
+    cure cures prevent prevents prevented preventing prevention avoid stop stopping
+    medicine medicines medication medications drug drugs pill pills remedy remedies
+    help helps work works used use using take taking common serious dangerous normal
+    long last lasts happen happens get gets getting feel feeling risk risks type types kind kinds
+    diagnose diagnosed diagnosis test tests testing doctor see need needed manage managed management
+    else other another thing things way ways best good bad better worse
+    """.split()
+)
+
+PRONOUNS = ("them", "they", "it", "that", "this", "those", "these", "its", "their")
+_PRONOUN_RE = re.compile(r"\b(them|they|it|that|this|those|these|its|their)\b", re.IGNORECASE)
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(and|also|what about|how about|and what about|what else|anything else|"
+    r"is that|are they|is it|does it|do they|can it|can they)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    query: str  # the standalone question to search
+    topic: str  # the conversation's topic after this turn
+    follow_up: bool
+
+
+_CONNECTORS = frozenset({"after", "of", "in", "during", "with", "from", "for", "and"})
+
+
+def subject_words(question: str) -> list[str]:
+    """The words of a question that name what it is about, in order."""
+    return [w for w in _WORD.findall(question) if w.lower() not in INTENT_WORDS and len(w) > 1]
+
+
+def subject_phrase(question: str) -> str:
+    """The subject as a readable phrase: "spasticity after stroke", "muscle spasm"."""
+    words = _WORD.findall(question)
+    keep = [w.lower() not in INTENT_WORDS and len(w) > 1 for w in words]
+    if not any(keep):
+        return ""
+    first = keep.index(True)
+    last = len(keep) - 1 - keep[::-1].index(True)
+    phrase = [
+        w for w, k in zip(words[first : last + 1], keep[first : last + 1], strict=True)
+        if k or w.lower() in _CONNECTORS
+    ]
+    # a connector is kept only between two subject words
+    cleaned = [
+        w for i, w in enumerate(phrase)
+        if w.lower() not in _CONNECTORS or (0 < i < len(phrase) - 1
+        and phrase[i - 1].lower() not in _CONNECTORS)
+    ]
+    return " ".join(cleaned)
+
+
+def rewrite(question: str, topic: str) -> Rewrite:
+    """Standalone form of ``question`` given the conversation ``topic`` ("" at the start)."""
+    text = " ".join(question.split())
+    own = subject_words(text)
+    has_pronoun = bool(_PRONOUN_RE.search(text))
+    refers_back = bool(_FOLLOW_UP_START.match(text)) or (has_pronoun and len(own) <= 2)
+    if not topic or (own and not refers_back):
+        return Rewrite(query=text, topic=subject_phrase(text) or topic, follow_up=False)
+    if not own or refers_back:
+        if has_pronoun:
+            query = _PRONOUN_RE.sub(_replacement(topic), text, count=1)
+        else:
+            query = f"{text.rstrip('?. ')} {topic}?" if text else topic
+        # The topic stays; a follow-up's own words (e.g. "at night") narrow this turn only.
+        return Rewrite(query=query, topic=topic, follow_up=True)
+    return Rewrite(query=text, topic=subject_phrase(text), follow_up=False)  # pragma: no cover
+
+
+def _replacement(topic: str) -> str:
+    def sub(match: re.Match[str]) -> str:
+        word = match.group(0).lower()
+        return f"{topic}'s" if word in ("its", "their") else topic
+
+    return sub  # type: ignore[return-value]

@@ -1,0 +1,239 @@
+"""Hybrid retrieval: dense search in Chroma plus BM25 over the same chunks, fused.
+
+Fusion is weighted reciprocal rank fusion (weights are settings, chosen by the
+benchmark in ``scripts/bench_retrieval.py``). Every returned hit also carries its
+cosine similarity to the question, which drives the relevance floor, and
+near-duplicate chunks (the seed articles repeat each other) are collapsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from chatbot.config import Settings
+from chatbot.embed import Encoder
+from chatbot.store import IndexReader, Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hit:
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+    dense: float = 0.0  # cosine similarity to the question
+    bm25: float | None = None
+    fused: float = 0.0
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    duplicates: list[str] = field(default_factory=list)
+
+    @property
+    def body(self) -> str:
+        return str(self.metadata.get("body") or self.text)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """BM25 tokens: lower-cased, English stop words out, Snowball-stemmed."""
+    import bm25s
+
+    tokens = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(t) for t in tokens]
+
+
+class BM25Index:
+    def __init__(self, texts: list[str]) -> None:
+        import bm25s
+
+        self.retriever = bm25s.BM25()
+        self.size = len(texts)
+        if texts:
+            self.retriever.index(tokenize(texts), show_progress=False)
+        self.vocab: dict[str, int] = dict(getattr(self.retriever, "vocab_dict", None) or {})
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        terms = [t for t in tokenize([query])[0] if t in self.vocab]
+        if not terms or not self.size:
+            return []
+        docs, scores = self.retriever.retrieve([terms], k=min(k, self.size), show_progress=False)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def _bm25_for(snapshot: Snapshot) -> BM25Index:
+    index = snapshot.cache.get("bm25")
+    if index is None:
+        lock = snapshot.cache.setdefault("lock", threading.Lock())
+        with lock:
+            index = snapshot.cache.get("bm25")
+            if index is None:
+                started = time.perf_counter()
+                index = BM25Index(snapshot.texts)
+                snapshot.cache["bm25"] = index
+                snapshot.cache["position"] = {cid: i for i, cid in enumerate(snapshot.ids)}
+                log.info(
+                    "BM25 over %d chunks built in %.0f ms",
+                    len(snapshot.texts),
+                    (time.perf_counter() - started) * 1000,
+                )
+    return index  # type: ignore[no-any-return]
+
+
+class HybridRetriever:
+    """Dense + BM25 with weighted reciprocal rank fusion and duplicate collapsing."""
+
+    def __init__(self, reader: IndexReader, encoder: Encoder, settings: Settings) -> None:
+        self.reader = reader
+        self.encoder = encoder
+        self.settings = settings
+
+    def warm(self) -> None:
+        """Load the served version and its BM25 index now rather than on the first question."""
+        _bm25_for(self.reader.snapshot())
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        dense_weight: float | None = None,
+        bm25_weight: float | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        s = self.settings
+        k = k or s.top_k
+        wd = s.dense_weight if dense_weight is None else dense_weight
+        wb = s.bm25_weight if bm25_weight is None else bm25_weight
+        timings = timings if timings is not None else {}
+        snapshot = self.reader.snapshot()
+        if not snapshot.ids:
+            return []
+        clock = time.perf_counter()
+        qvec = self.encoder.embed_query(query)
+        timings["embed_ms"] = _ms(clock)
+
+        clock = time.perf_counter()
+        n = min(s.candidate_k, len(snapshot.ids))
+        dense = snapshot.collection.query(
+            query_embeddings=[qvec.tolist()],
+            n_results=n,
+            include=["distances", "embeddings"],
+        )
+        timings["dense_ms"] = _ms(clock)
+        dense_ids: list[str] = dense["ids"][0]
+        vectors: dict[str, np.ndarray] = {
+            cid: np.asarray(vec, dtype=np.float32)
+            for cid, vec in zip(dense_ids, dense["embeddings"][0], strict=True)
+        }
+
+        clock = time.perf_counter()
+        bm25_hits: list[tuple[int, float]] = []
+        if wb > 0:
+            bm25_hits = _bm25_for(snapshot).search(query, s.candidate_k)
+        timings["bm25_ms"] = _ms(clock)
+
+        clock = time.perf_counter()
+        hits: dict[str, Hit] = {}
+        position = snapshot.cache.get("position") or {
+            cid: i for i, cid in enumerate(snapshot.ids)
+        }
+        if wd > 0:
+            for rank, cid in enumerate(dense_ids, start=1):
+                hit = self._hit(snapshot, position, cid)
+                hit.dense_rank = rank
+                hit.fused += wd / (s.rrf_k + rank)
+                hits[cid] = hit
+        for rank, (index, score) in enumerate(bm25_hits, start=1):
+            cid = snapshot.ids[index]
+            hit = hits.get(cid) or self._hit(snapshot, position, cid)
+            hit.bm25, hit.bm25_rank = score, rank
+            hit.fused += wb / (s.rrf_k + rank)
+            hits[cid] = hit
+        missing = [cid for cid in hits if cid not in vectors]
+        if missing:
+            got = snapshot.collection.get(ids=missing, include=["embeddings"])
+            vectors.update(
+                (cid, np.asarray(vec, dtype=np.float32))
+                for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
+            )
+        for cid, hit in hits.items():
+            hit.dense = float(vectors[cid] @ qvec) if cid in vectors else 0.0
+        ranked = sorted(hits.values(), key=lambda h: (-h.fused, -h.dense))
+        result = _collapse(ranked, vectors, s.near_duplicate, k)
+        timings["fuse_ms"] = _ms(clock)
+        return result
+
+    @staticmethod
+    def _hit(snapshot: Snapshot, position: dict[str, int], cid: str) -> Hit:
+        i = position[cid]
+        return Hit(chunk_id=cid, text=snapshot.texts[i], metadata=snapshot.metadatas[i])
+
+
+def _collapse(ranked: list[Hit], vectors: dict[str, np.ndarray], threshold: float, k: int) -> list[Hit]:
+    kept: list[Hit] = []
+    for hit in ranked:
+        vec = vectors.get(hit.chunk_id)
+        twin = None
+        if vec is not None:
+            for other in kept:
+                other_vec = vectors.get(other.chunk_id)
+                if other_vec is not None and float(vec @ other_vec) >= threshold:
+                    twin = other
+                    break
+        if twin is not None:
+            twin.duplicates.append(hit.chunk_id)
+            continue
+        kept.append(hit)
+        if len(kept) == k:
+            break
+    return kept
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def hit_to_document(hit: Hit) -> Document:
+    meta = dict(hit.metadata)
+    meta.update(
+        chunk_id=hit.chunk_id,
+        dense=hit.dense,
+        bm25=hit.bm25,
+        fused=hit.fused,
+        dense_rank=hit.dense_rank,
+        bm25_rank=hit.bm25_rank,
+    )
+    return Document(page_content=hit.text, metadata=meta, id=hit.chunk_id)
+
+
+class LangChainRetriever(BaseRetriever):
+    """The hybrid retriever behind LangChain's retriever interface."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    hybrid: HybridRetriever
+    k: int = 5
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [hit_to_document(h) for h in self.hybrid.search(query, self.k)]

@@ -1,0 +1,1 @@
+"""Turn source articles into a clean, incrementally synced Chroma index."""
