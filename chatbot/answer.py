@@ -77,6 +77,8 @@ class _Unit:
     bullet: bool
     lead_in: bool  # ends with ":" and introduces the bullets after it
     stems: frozenset[str]
+    sequence: tuple[str, ...] = ()
+    context: frozenset[str] = frozenset()  # stems of the section heading
     followers: list[_Unit] = field(default_factory=list)
 
 
@@ -125,6 +127,8 @@ def _units(sources: list[Source]) -> list[_Unit]:
                 bullet=bullet,
                 lead_in=clean.endswith(":"),
                 stems=frozenset(tokens),
+                sequence=tuple(tokens),
+                context=frozenset(tokenize([str(source.hit.metadata.get("section", ""))])[0]),
             )
             if bullet and previous_lead is not None:
                 previous_lead.followers.append(unit)
@@ -134,12 +138,27 @@ def _units(sources: list[Source]) -> list[_Unit]:
     return units
 
 
-def _score(unit: _Unit, query: Counter[str], idf: dict[str, float], rank_bonus: float) -> float:
-    overlap = sum(idf.get(t, 1.0) for t in query if t in unit.stems)
+_DEFINITION_Q = re.compile(r"^\s*(what|who)\s*(is|are|'s)\b|\bdefin|\bmeaning\b", re.IGNORECASE)
+_DEFINES = re.compile(r"^(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,4}(?:is|are)\s", re.IGNORECASE)
+
+
+def _score(unit: _Unit, query: list[str], idf: dict[str, float], definitional: bool) -> float:
+    """Query-term overlap (rarer terms count more), in the sentence or its section heading."""
+    overlap = 0.0
+    for term in set(query):
+        if term in unit.stems:
+            overlap += idf.get(term, 1.0)
+        elif term in unit.context:
+            overlap += 0.5 * idf.get(term, 1.0)
     if overlap == 0:
         return 0.0
-    length = max(len(unit.stems), 1)
-    return overlap / math.sqrt(length) + rank_bonus
+    score = overlap / math.log(3 + len(unit.stems))
+    pairs = set(zip(query, query[1:], strict=False))
+    if pairs and pairs & set(zip(unit.sequence, unit.sequence[1:], strict=False)):
+        score *= 1.25  # the question's words in the same order: "muscle spasm"
+    if definitional and not unit.bullet and _DEFINES.match(strip_source_markers(unit.text)):
+        score *= 1.6
+    return score + 0.05 / unit.source  # earlier-ranked sources break ties
 
 
 def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -157,15 +176,16 @@ def compose(
 ) -> Draft:
     """A short answer made only of retrieved sentences, each tagged with its source."""
     units = _units(sources)
-    query_terms = Counter(tokenize([query])[0]) if query.strip() else Counter()
+    query_terms = tokenize([query])[0] if query.strip() else []
     if not units or not query_terms:
         return Draft(text="", sources=sources)
     # Terms every retrieved unit shares say little about which one answers: weight by rarity.
-    df = Counter(t for u in units for t in u.stems)
+    df = Counter(t for u in units for t in u.stems | u.context)
     idf = {t: math.log(1 + len(units) / (1 + df[t])) for t in query_terms}
+    definitional = bool(_DEFINITION_Q.search(query))
     scored = sorted(
         (
-            (_score(u, query_terms, idf, 0.15 / u.source), u)
+            (_score(u, query_terms, idf, definitional), u)
             for u in units
             if not (u.lead_in and not u.followers)  # a lead-in whose list was lost
         ),
@@ -187,29 +207,44 @@ def compose(
         chosen.extend(group)
         words += sum(len(g.text.split()) for g in group)
 
-    lead = [u for u in chosen if not u.bullet]
-    # Keep the reading order of each source, best source first.
-    lines: list[str] = []
+    # Sentences first, best first; then each list under its lead-in (or its section name).
     snippets: dict[int, list[str]] = {}
     sentences: list[str] = []
     paragraph: list[str] = []
+    lists: dict[tuple[int, str], list[str]] = {}
+    heads: dict[tuple[int, str], str] = {}
+    owner = {id(f): u for u in chosen if u.lead_in for f in u.followers}
     for unit in chosen:
-        tagged = _tag(strip_source_markers(unit.text), unit.source)
         snippets.setdefault(unit.source, []).append(unit.text)
         sentences.append(unit.text)
-        if unit.bullet:
-            if paragraph:
-                lines.append(" ".join(paragraph))
-                paragraph = []
-            lines.append(f"- {tagged}")
+        tagged = _tag(strip_source_markers(unit.text), unit.source)
+        if unit.lead_in:
+            key = (unit.source, unit.text)
+            heads[key] = tagged
+            lists.setdefault(key, [])
+        elif unit.bullet:
+            lead = owner.get(id(unit))
+            key = (unit.source, lead.text if lead else "")
+            if key not in heads:
+                section = _section_label(sources, unit.source)
+                heads[key] = f"{section}:" if section else ""
+            lists.setdefault(key, []).append(f"- {tagged}")
         else:
-            if lines and lines[-1].startswith("- "):
-                lines.append("")
             paragraph.append(tagged)
-    if paragraph:
-        lines.append(" ".join(paragraph))
-    text = _tidy("\n".join(lines)) if lead or chosen else ""
-    return Draft(text=text, sources=sources, snippets=snippets, sentences=sentences)
+    blocks = [" ".join(paragraph)] if paragraph else []
+    for key, items in lists.items():
+        blocks.append("\n".join(x for x in [heads.get(key, ""), *items] if x))
+    return Draft(
+        text="\n\n".join(blocks), sources=sources, snippets=snippets, sentences=sentences
+    )
+
+
+def _section_label(sources: list[Source], n: int) -> str:
+    for source in sources:
+        if source.n == n:
+            section = str(source.hit.metadata.get("section", ""))
+            return section.split(">")[-1].strip()
+    return ""
 
 
 def _tag(sentence: str, n: int) -> str:
@@ -221,13 +256,6 @@ def _tag(sentence: str, n: int) -> str:
     return f"{sentence} [{n}]"
 
 
-def _tidy(text: str) -> str:
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    # a paragraph followed by a list reads better with a blank line between
-    text = re.sub(r"([^\n])\n- ", r"\1\n\n- ", text, count=1)
-    return text.strip()
-
-
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])|\n+")
 
 
@@ -236,6 +264,9 @@ def enforce_citations(draft: Draft, require_citation: bool = True) -> tuple[str,
     valid = {s.n: s for s in draft.sources}
     kept_pieces: list[str] = []
     for piece in _pieces(draft.text):
+        if piece == "\n":
+            kept_pieces.append(piece)
+            continue
         cited = [int(n) for n in CITATION.findall(piece)]
         real = [n for n in cited if n in valid]
         if cited and not real:

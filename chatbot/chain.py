@@ -36,9 +36,9 @@ from chatbot.answer import (
     strip_source_markers,
 )
 from chatbot.config import Settings
-from chatbot.rephrase import rewrite
+from chatbot.rephrase import rewrite, subject_words
 from chatbot.reply import Reply, RetrievedChunk
-from chatbot.retrieve import Hit, HybridRetriever
+from chatbot.retrieve import Hit, HybridRetriever, tokenize
 from chatbot.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ def build_chain(
         started = time.perf_counter()
         history: list[Turn] = state["history"]
         topic = history[-1].topic if history else ""
-        heuristic = rewrite(state["question"], topic)
+        asked = safety.strip_instructions(state["question"]) or state["question"]
+        heuristic = rewrite(safety.fix_typos(asked), topic)
         state["topic"] = heuristic.topic
         state["query"] = heuristic.query
         if llm is not None and history and heuristic.follow_up:
@@ -144,7 +145,7 @@ def build_chain(
         started = time.perf_counter()
         hits: list[Hit] = state["hits"]
         query = state["query"]
-        relevant = [h for h in hits if h.dense >= settings.min_relevance]
+        relevant = supported_hits(query, hits, settings)
         backend = "composer"
         body, citations, sentences = "", [], []
         if relevant:
@@ -192,6 +193,25 @@ def build_chain(
         grounded,
     )
     return (RunnableLambda(prepare, name="prepare") | branch).with_config(run_name="health_chat")
+
+
+def supported_hits(query: str, hits: list[Hit], settings: Settings) -> list[Hit]:
+    """Hits that support the question: close in meaning, and sharing its subject words.
+
+    A hit above ``confident_relevance`` counts on meaning alone; one above
+    ``min_relevance`` must also contain a word of the question's subject, so that
+    "How do I treat diabetes?" is not answered from an article that never says diabetes.
+    """
+    subject = set(tokenize([" ".join(subject_words(query))])[0])
+    kept = []
+    for hit in hits:
+        if hit.dense >= settings.confident_relevance:
+            kept.append(hit)
+        elif hit.dense >= settings.min_relevance and (
+            not subject or subject & set(tokenize([hit.text])[0])
+        ):
+            kept.append(hit)
+    return kept
 
 
 def _timed(reply: Reply, state: dict[str, Any]) -> Reply:
@@ -327,7 +347,7 @@ class Chatbot:
                         question=clean_question(question),
                         query=reply.query,
                         kind=reply.kind,
-                        topic=rewrite(clean_question(question), topic).topic,
+                        topic=rewrite(safety.fix_typos(clean_question(question)), topic).topic,
                     )
                 )
             return reply

@@ -86,8 +86,10 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(default=0.5, ge=0)
     rrf_k: int = Field(default=60, ge=1)
     min_relevance: float = Field(
-        default=0.35, description="cosine similarity floor below which nothing answers"
+        default=0.25, description="cosine floor; between it and confident_relevance a hit "
+        "must also share a subject word with the question"
     )
+    confident_relevance: float = Field(default=0.5, description="cosine that suffices alone")
     near_duplicate: float = Field(default=0.92, description="cosine above which chunks collapse")
 
     # --- conversation and answers -----------------------------------------

@@ -52,12 +52,27 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# Question words carry no topic: "what" must not match "What you're experiencing...".
+QUESTION_WORDS = (
+    "what", "which", "who", "whom", "whose", "how", "why", "when", "where", "can", "could",
+    "should", "would", "does", "do", "did", "is", "am", "are", "was", "were", "i", "my", "me",
+    "you", "your", "much", "many", "tell", "please",
+)
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return sorted(set(STOPWORDS_EN) | set(QUESTION_WORDS))
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
-    """BM25 tokens: lower-cased, English stop words out, Snowball-stemmed."""
+    """BM25 tokens: lower-cased, English stop and question words out, Snowball-stemmed."""
     import bm25s
 
     tokens = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        texts, stopwords=_stopwords(), stemmer=_stemmer(), return_ids=False, show_progress=False
     )
     return [list(t) for t in tokens]
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "CATEGORIES",
+    "fix_typos",
+    "strip_instructions",
     "Triage",
     "is_personal_medication_question",
     "normalize",
@@ -220,6 +222,22 @@ def _normalize_line(text: str) -> str:
     text = _STRETCHED.sub(r"\1", text)  # no English word has three identical letters in a row
     text = _WORD.sub(lambda m: _TYPOS.get(m.group(0), m.group(0)), text)
     return _SPACES.sub(" ", text).strip()
+
+
+_ANY_CASE_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+
+
+def fix_typos(text: str) -> str:
+    """Correct the common misspellings of the typo table, leaving everything else as typed."""
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        fixed = _TYPOS.get(word.lower())
+        if fixed is None:
+            return word
+        return fixed.capitalize() if word[0].isupper() else fixed
+
+    return _ANY_CASE_WORD.sub(fix, text)
 
 
 def normalize(text: str) -> str:
@@ -936,3 +954,29 @@ def is_personal_medication_question(text: str) -> bool:
     if not text or not text.strip():
         return False
     return bool(_MEDICATION_QUESTION.search(_prepare(text)))
+
+
+# ---------------------------------------------------------------------------------------
+# instructions aimed at the assistant
+# ---------------------------------------------------------------------------------------
+
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,60}\b(instruction|instructions|"
+    r"prompt|rules?|guidelines?|disclaimer|above|previous)\b"
+    r"|\b(don'?t|do not|never|stop|without)\b[^.!?\n]{0,30}\b(add|adding|include|including|"
+    r"show|showing|append|print|use|using)\b[^.!?\n]{0,30}\bdisclaimers?\b"
+    r"|\b(remove|delete|drop|skip|omit)\b[^.!?\n]{0,30}\bdisclaimers?\b"
+    r"|\byou are now\b|\bsystem prompt\b|\bact as\b|\bpretend (to be|you are)\b|\bjailbreak\b",
+    re.IGNORECASE,
+)
+_SENTENCES = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+def strip_instructions(text: str) -> str:
+    """Drop sentences that instruct the assistant ("ignore previous instructions...").
+
+    They cannot change behaviour (the disclaimer and citations are enforced in code), but
+    left in the search query they pull in the wrong passages.
+    """
+    kept = [s.strip() for s in _SENTENCES.findall(text) if not _INSTRUCTION.search(s)]
+    return " ".join(s for s in kept if s)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -389,8 +391,10 @@ def make_backend(settings: Settings) -> Backend:
 
 
 def next_version_name(existing: list[str]) -> str:
-    numbers = [int(v[1:]) for v in existing if v.startswith("v") and v[1:].isdigit()]
-    return f"v{(max(numbers) + 1 if numbers else 1):06d}"
+    """``v000007-3fa2c1``: ordered by number; the suffix makes a name never come back,
+    because Chroma caches clients by path and a reused path would hit a stale handle."""
+    numbers = [int(m.group(1)) for v in existing if (m := re.match(r"v(\d+)", v))]
+    return f"v{(max(numbers) + 1 if numbers else 1):06d}-{uuid.uuid4().hex[:6]}"
 
 
 @dataclass

@@ -202,7 +202,7 @@ OVERVIEW = "Overview"
 # Compiled patterns
 # --------------------------------------------------------------------------------------
 
-BULLET_RE = re.compile(r"^(?P<indent>\s*)(?:[-*+•●▪◦·‣–—])\s+(?P<text>\S.*)$")
+BULLET_RE = re.compile(r"^(?P<indent>\s*)(?:[-*+•●▪◦·‣–—∙⁃■□➢►✓✔])\s+(?P<text>\S.*)$")
 NUMBERED_RE = re.compile(r"^(?P<indent>\s*)(?P<num>\d{1,3})[.)]\s+(?P<text>\S.*)$")
 NUMBERED_HEADING_RE = re.compile(r"^\d{1,2}\.\s+[A-Z0-9]")
 REFERENCE_LINE_RE = re.compile(r"^\[\^?(?P<num>\d{1,3})\]:?\s*(?P<text>\S.*)$")
@@ -231,12 +231,13 @@ DATE_FORMATS: tuple[str, ...] = (
 
 
 @cache
-def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One alternation of all ``patterns`` (compiled once, on first use)."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
 def _matches_any(text: str, patterns: tuple[str, ...]) -> bool:
-    return any(p.search(text) for p in _compiled(patterns))
+    return bool(_compiled(patterns).search(text))
 
 
 # --------------------------------------------------------------------------------------
@@ -380,7 +381,8 @@ def find_last_updated(line: str) -> str | None:
 # Line-level cleaning (plain text, Markdown, PDF)
 # --------------------------------------------------------------------------------------
 
-HEADER_ZONE_LINES = 40
+HEADER_ZONE_LINES = 40  # how far down the page header zone may reach
+HEADER_ZONE_MAX_TEXT_LINES = 6  # non-chrome lines it may hold (page question, title, ...)
 
 
 def strip_chrome_lines(
@@ -390,7 +392,9 @@ def strip_chrome_lines(
 
     The page header zone is the run of short lines at the top of a capture that ends
     with the last chrome or date line before the first real paragraph (Dr.Oracle's page
-    question, review badges and "Personalize" widget; Truemeds' date and read time).
+    question, review badges and "Personalize" widget; Truemeds' date and read time). A
+    long line, a list item, a line ending a sentence, or a seventh non-chrome line ends
+    the search for it.
     Short lines inside that zone are dropped too and returned in ``header_lines`` (the
     loader may use one as a title of last resort). Lines matching ``stop_header_at``
     (Markdown headings) end the zone.
@@ -412,6 +416,7 @@ def strip_chrome_lines(
 
     # the header zone: short lines at the top, closed by the last chrome/date line
     zone_end = -1
+    candidates = 0
     for i, line in enumerate(out[:HEADER_ZONE_LINES]):
         stripped = line.strip()
         if not stripped:
@@ -422,6 +427,11 @@ def strip_chrome_lines(
         if stop_header_at is not None and stop_header_at.match(stripped):
             break
         if len(stripped) > 80 or BULLET_RE.match(line) or NUMBERED_RE.match(line):
+            break
+        if stripped.endswith((".", "!", ":", ";")):
+            break  # a sentence: the article has started
+        candidates += 1
+        if candidates > HEADER_ZONE_MAX_TEXT_LINES:
             break
     header_lines = [
         out[i].strip() for i in range(zone_end + 1) if out[i].strip() and i not in flagged
@@ -646,8 +656,12 @@ def looks_like_heading_text(text: str) -> bool:
 
 
 def _wrapped_break(line: str, max_len: int) -> bool:
-    """In hard-wrapped text: does ``line`` end its paragraph (short, ends a sentence)?"""
-    return ends_sentence(line) and len(line) < 0.75 * max_len
+    """In hard-wrapped text: does ``line`` end its paragraph?
+
+    It does when it ends a sentence and is either clearly shorter than the wrap width or
+    the lines are too short (under 60 characters) to be hard-wrapped prose at all.
+    """
+    return ends_sentence(line) and (len(line) < 0.75 * max_len or max_len < 60)
 
 
 def parse_plain_lines(lines: Sequence[str], *, detect_headings: bool = True) -> list[Block]:
@@ -756,9 +770,11 @@ def _is_heading(run: Sequence[str], k: int, blocks: Sequence[Block]) -> bool:
     if last:
         return True
     nxt = run[k + 1].strip()
+    if nxt[:1].islower():
+        return False  # the line wraps on into the next one
     if BULLET_RE.match(run[k + 1]) or NUMBERED_RE.match(run[k + 1]):
         return True
-    return len(nxt) > len(stripped) and not looks_like_heading_text(nxt)
+    return len(nxt) > len(stripped) and (len(nxt) > 50 or not looks_like_heading_text(nxt))
 
 
 def _join_lines(lines: Sequence[str]) -> str:

@@ -18,7 +18,6 @@ import io
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,10 +127,10 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise LoadError(
-                f"{path.name} is too large ({_size_text(size)}; the limit is "
-                f"{_size_text(max_bytes)})"
-            )
+            have, limit = _size_text(size), _size_text(max_bytes)
+            if have == limit:  # too close to tell apart when rounded
+                have, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+            raise LoadError(f"{path.name} is too large ({have}; the limit is {limit})")
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
@@ -141,11 +140,13 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
     return data
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # control characters, not whitespace
+
+
 def _control_ratio(text: str) -> float:
     if not text:
         return 0.0
-    controls = sum(1 for ch in text if ch not in "\t\n\r\f\v" and unicodedata.category(ch) == "Cc")
-    return controls / len(text)
+    return len(_CONTROL_RE.findall(text)) / len(text)
 
 
 def decode_text(raw: bytes) -> str:
@@ -376,6 +377,7 @@ BLOCK_TAGS = frozenset(
     f"{_BLOCK_TAG_NAMES} details summary center header hgroup li body html".split()
 )
 _SKIP_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
+_LINE_BREAK = "\ue000"  # stands for <br> while text nodes are being joined
 
 
 def _is_text(node: object) -> bool:
@@ -405,7 +407,7 @@ class _HtmlBlocks:
         self.buf: list[str] = []
 
     def flush(self) -> None:
-        for line in "".join(self.buf).split("\n"):
+        for line in "".join(self.buf).split(_LINE_BREAK):
             text = clean.collapse_spaces(line)
             if text:
                 self.blocks.append(Block("para", text))
@@ -428,7 +430,7 @@ class _HtmlBlocks:
                 self.flush()
                 self.list(node, 0)
             elif name == "br":
-                self.buf.append("\n")
+                self.buf.append(_LINE_BREAK)
             elif name == "table":
                 self.flush()
                 for row in node.find_all("tr"):
@@ -441,7 +443,7 @@ class _HtmlBlocks:
                         self.blocks.append(Block("para", line))
             elif name == "pre":
                 self.flush()
-                self.buf.append(node.get_text())
+                self.buf.append(node.get_text().replace("\n", _LINE_BREAK))
                 self.flush()
             elif name in BLOCK_TAGS:
                 self.flush()
@@ -580,6 +582,10 @@ def _parse_html(text: str) -> _Parsed:
 _JUNK_PDF_TITLE_RE = re.compile(r"^(untitled|microsoft word\b|document\d*$|\s*$)", re.IGNORECASE)
 
 
+# bullet glyphs as PDF text layers spell them (DEL from WinAnsi fonts, Symbol/Wingdings PUA)
+_PDF_BULLET_RE = re.compile(r"(?m)^(\s*)[\x7f\uf0b7\uf0a7\uf076\uf0d8\uf0fc\u2219\u2043](?=\s)")
+
+
 def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     """Remove running headers and footers: the same short line at the top or bottom of
     at least half of the pages (and at least two)."""
@@ -631,7 +637,8 @@ def _parse_pdf(raw: bytes) -> _Parsed:
         except Exception as exc:
             logger.warning("cannot extract text from PDF page %d: %s", number, _one_line(exc))
             text = ""
-        page_lines.append(clean.normalize_text(text).split("\n"))
+        text = _PDF_BULLET_RE.sub(r"\1•", clean.normalize_text(text))
+        page_lines.append(text.split("\n"))
     if not any(line.strip() for lines in page_lines for line in lines):
         raise LoadError("PDF has no text layer (a scanned image?); OCR it or add a text version")
     page_lines = _drop_running_lines(page_lines)

@@ -208,7 +208,7 @@ def test_interrupted_ingest_leaves_the_served_index(
 
 def test_killed_ingest_leftovers_are_repaired(settings: Settings, seeded: Path, encoder: Any) -> None:
     first = sync(settings, encoder=encoder)
-    leftover = settings.index_dir / "versions" / "v000099"
+    leftover = settings.index_dir / "versions" / "v000099-dead00"
     shutil.copytree(settings.index_dir / "versions" / str(first.version), leftover)
     (leftover / "COMPLETE").unlink()
     (seeded / "night.md").write_text(NEW_ARTICLE, encoding="utf-8")
