@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?", help="the question (omit for an interactive session)")
     ask.add_argument("--json", action="store_true", help="print the reply object as JSON")
     ask.add_argument(
-        "--jsonl", action="store_true",
+        "--jsonl",
+        action="store_true",
         help='read conversations {"id", "turns": [...]} from stdin, one per line',
     )
     add_store_options(ask)
@@ -99,7 +100,11 @@ def render(reply: Reply) -> str:
     if reply.citations:
         lines.append("Sources:")
         for c in reply.citations:
-            where = ", ".join(x for x in (c.publisher, c.section, c.last_updated and f"updated {c.last_updated}") if x)
+            where = ", ".join(
+                x
+                for x in (c.publisher, c.section, c.last_updated and f"updated {c.last_updated}")
+                if x
+            )
             lines.append(f"  [{c.n}] {c.title} ({where}){' ' + c.url if c.url else ''}")
         lines.append("")
     lines.append(reply.disclaimer)
@@ -117,7 +122,7 @@ def _ask(bot: Any, args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> i
                 if not isinstance(turns, list):
                     raise TypeError("turns must be a list")
             except (ValueError, KeyError, TypeError) as exc:
-                print(f"error: line {number}: expected {{\"id\", \"turns\"}} ({exc})", file=sys.stderr)
+                print(f'error: line {number}: expected {{"id", "turns"}} ({exc})', file=sys.stderr)
                 return 2
             session = f"jsonl-{number}-{item.get('id')}"
             replies = [bot.ask(str(q), session_id=session).model_dump() for q in turns]
@@ -169,14 +174,18 @@ def _retrieve(bot: Any, args: argparse.Namespace, stdin: TextIO, stdout: TextIO)
             try:
                 question = str(json.loads(line)["question"])
             except (ValueError, KeyError, TypeError) as exc:
-                print(f"error: line {number}: expected {{\"question\": ...}} ({exc})", file=sys.stderr)
+                print(
+                    f'error: line {number}: expected {{"question": ...}} ({exc})', file=sys.stderr
+                )
                 return 2
             stdout.write(json.dumps({"question": question, "results": results(question)}) + "\n")
         return 0
     if not args.question:
         print("error: give a question, or --jsonl with questions on stdin", file=sys.stderr)
         return 2
-    stdout.write(json.dumps({"question": args.question, "results": results(args.question)}, indent=2) + "\n")
+    stdout.write(
+        json.dumps({"question": args.question, "results": results(args.question)}, indent=2) + "\n"
+    )
     return 0
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -80,6 +81,7 @@ class _Unit:
     sequence: tuple[str, ...] = ()
     context: frozenset[str] = frozenset()  # stems of the section heading
     followers: list[_Unit] = field(default_factory=list)
+    virtual: bool = False  # a section heading standing in for a list's missing lead-in
 
 
 @lru_cache(maxsize=4096)
@@ -130,6 +132,21 @@ def _units(sources: list[Source]) -> list[_Unit]:
                 sequence=tuple(tokens),
                 context=frozenset(tokenize([str(source.hit.metadata.get("section", ""))])[0]),
             )
+            if bullet and previous_lead is None:
+                # A list with no lead-in sentence: its section heading introduces it.
+                label = _section_label([source], source.n)
+                previous_lead = _Unit(
+                    text=f"{label}:",
+                    source=source.n,
+                    order=order,
+                    bullet=False,
+                    lead_in=True,
+                    stems=unit.context,
+                    sequence=tuple(tokenize([label])[0]),
+                    context=unit.context,
+                    virtual=True,
+                )
+                units.append(previous_lead)
             if bullet and previous_lead is not None:
                 previous_lead.followers.append(unit)
             elif not bullet:
@@ -153,8 +170,8 @@ def _score(unit: _Unit, query: list[str], idf: dict[str, float], definitional: b
     if overlap == 0:
         return 0.0
     score = overlap / math.log(3 + len(unit.stems))
-    pairs = set(zip(query, query[1:], strict=False))
-    if pairs and pairs & set(zip(unit.sequence, unit.sequence[1:], strict=False)):
+    pairs = set(itertools.pairwise(query))
+    if pairs and pairs & set(itertools.pairwise(unit.sequence)):
         score *= 1.25  # the question's words in the same order: "muscle spasm"
     if definitional and not unit.bullet and _DEFINES.match(strip_source_markers(unit.text)):
         score *= 1.6
@@ -215,6 +232,11 @@ def compose(
     heads: dict[tuple[int, str], str] = {}
     owner = {id(f): u for u in chosen if u.lead_in for f in u.followers}
     for unit in chosen:
+        if unit.virtual:
+            key = (unit.source, unit.text)
+            heads[key] = unit.text
+            lists.setdefault(key, [])
+            continue
         snippets.setdefault(unit.source, []).append(unit.text)
         sentences.append(unit.text)
         tagged = _tag(strip_source_markers(unit.text), unit.source)
@@ -234,9 +256,7 @@ def compose(
     blocks = [" ".join(paragraph)] if paragraph else []
     for key, items in lists.items():
         blocks.append("\n".join(x for x in [heads.get(key, ""), *items] if x))
-    return Draft(
-        text="\n\n".join(blocks), sources=sources, snippets=snippets, sentences=sentences
-    )
+    return Draft(text="\n\n".join(blocks), sources=sources, snippets=snippets, sentences=sentences)
 
 
 def _section_label(sources: list[Source], n: int) -> str:

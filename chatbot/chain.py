@@ -37,7 +37,7 @@ from chatbot.answer import (
 )
 from chatbot.config import Settings
 from chatbot.rephrase import rewrite, subject_words
-from chatbot.reply import Reply, RetrievedChunk
+from chatbot.reply import Citation, Reply, RetrievedChunk
 from chatbot.retrieve import Hit, HybridRetriever, tokenize
 from chatbot.store import StoreError, StoreUnavailable
 
@@ -48,7 +48,7 @@ UNAVAILABLE = (
     "Please try again in a moment."
 )
 INTERNAL_ERROR = "Sorry, something went wrong while answering. Please try again."
-EMPTY = "Please type a question about your health, for example: \"What causes muscle cramps?\""
+EMPTY = 'Please type a question about your health, for example: "What causes muscle cramps?"'
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
@@ -147,14 +147,15 @@ def build_chain(
         query = state["query"]
         relevant = supported_hits(query, hits, settings)
         backend = "composer"
-        body, citations, sentences = "", [], []
+        body, sentences = "", []
+        citations: list[Citation] = []
         if relevant:
             sources = number_sources(relevant)
             draft: Draft | None = None
             if llm is not None:
                 try:
                     draft = _llm_answer(llm, query, sources)
-                    backend = f"llm:{settings.llm_provider}"
+                    backend = f"llm:{type(llm).__name__}"
                 except Exception as exc:
                     log.warning("LLM unreachable, falling back to the grounded composer: %s", exc)
                     backend = "composer (llm fallback)"
@@ -172,9 +173,7 @@ def build_chain(
         else:
             if safety.is_personal_medication_question(state["question"]):
                 body = f"{MEDICATION_NOTE}\n\n{body}"
-            reply = finalize(
-                "answer", body, settings.disclaimer, citations=citations, query=query
-            )
+            reply = finalize("answer", body, settings.disclaimer, citations=citations, query=query)
         reply.backend = backend
         reply.sentences = [strip_source_markers(s) for s in sentences]
         reply.retrieved = [_inspect(h) for h in hits]
@@ -205,11 +204,9 @@ def supported_hits(query: str, hits: list[Hit], settings: Settings) -> list[Hit]
     subject = set(tokenize([" ".join(subject_words(query))])[0])
     kept = []
     for hit in hits:
-        if hit.dense >= settings.confident_relevance:
-            kept.append(hit)
-        elif hit.dense >= settings.min_relevance and (
+        if hit.dense >= settings.confident_relevance or (hit.dense >= settings.min_relevance and (
             not subject or subject & set(tokenize([hit.text])[0])
-        ):
+        )):
             kept.append(hit)
     return kept
 

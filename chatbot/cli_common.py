@@ -13,7 +13,8 @@ from chatbot.config import Settings, get_settings
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", type=Path, help="index directory (default: .state/index)")
     parser.add_argument(
-        "--chroma-url", help="use a Chroma server instead of the local index, e.g. http://127.0.0.1:8000"
+        "--chroma-url",
+        help="use a Chroma server instead of the local index, e.g. http://127.0.0.1:8000",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
 

@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(default=0.5, ge=0)
     rrf_k: int = Field(default=60, ge=1)
     min_relevance: float = Field(
-        default=0.25, description="cosine floor; between it and confident_relevance a hit "
-        "must also share a subject word with the question"
+        default=0.25,
+        description="cosine floor; between it and confident_relevance a hit "
+        "must also share a subject word with the question",
     )
     confident_relevance: float = Field(default=0.5, description="cosine that suffices alone")
     near_duplicate: float = Field(default=0.92, description="cosine above which chunks collapse")
@@ -138,7 +139,9 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.model_cache_dir if self.model_cache_dir is not None else self.state_dir / "models"
+        return (
+            self.model_cache_dir if self.model_cache_dir is not None else self.state_dir / "models"
+        )
 
     @property
     def feedback_db(self) -> Path:

@@ -67,7 +67,7 @@ class Encoder:
         self.model = model
         self.identity = identity
         self.batch_size = batch_size
-        self.max_tokens: int = int(model.max_seq_length)
+        self.max_tokens: int = int(model.max_seq_length or 256)
         dim = model.get_embedding_dimension()
         self.dim: int = int(dim) if dim is not None else 384
 

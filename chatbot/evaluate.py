@@ -66,7 +66,9 @@ class EvalReport:
             "passed": self.passed,
             "failed": self.total - self.passed,
             "total": self.total,
-            "by_category": {c: {"passed": p, "total": t} for c, (p, t) in self.by_category().items()},
+            "by_category": {
+                c: {"passed": p, "total": t} for c, (p, t) in self.by_category().items()
+            },
             "turns": [asdict(r) for r in self.results],
         }
 
@@ -74,7 +76,9 @@ class EvalReport:
         rows = [f"{'result':6} {'conversation':28} {'#':>2} {'kind':10} question"]
         for r in self.results:
             mark = "PASS" if r.passed else "FAIL"
-            rows.append(f"{mark:6} {r.conversation[:28]:28} {r.turn:>2} {r.kind:10} {r.question[:60]}")
+            rows.append(
+                f"{mark:6} {r.conversation[:28]:28} {r.turn:>2} {r.kind:10} {r.question[:60]}"
+            )
             rows.extend(f"{'':6} {'':28} {'':>2} {'':10} ! {f}" for f in r.failures)
         rows.append("")
         for category, (p, t) in self.by_category().items():

@@ -13,25 +13,24 @@ import re
 from dataclasses import dataclass
 
 # Words that say what is asked, not what it is about.
-INTENT_WORDS = frozenset(
-    """
-    what whats which who whom whose when where why how is are was were be been being am
-    do does did doing can could should would will shall may might must have has had
-    a an the this that these those it its they them their there here i me my we us our you your
-    he she him her his hers and or but if then so than too very just also about of in on at to for
-    from by with without into over under after before during up down out off again more most
-    some any all each other such no nor not only own same few both
-    tell explain describe know want like please thanks thank hi hello hey ok okay
-    mean means meaning define definition cause causes caused causing reason reasons
-    symptom symptoms sign signs treat treats treated treating treatment treatments therapy
-    cure cures prevent prevents prevented preventing prevention avoid stop stopping
-    medicine medicines medication medications drug drugs pill pills remedy remedies
-    help helps work works used use using take taking common serious dangerous normal
-    long last lasts happen happens get gets getting feel feeling risk risks type types kind kinds
-    diagnose diagnosed diagnosis test tests testing doctor see need needed manage managed management
-    else other another thing things way ways best good bad better worse
-    """.split()
-)
+_INTENT_TEXT = """
+    what whats which who whom whose when where why how is are was were be been being am do
+    does did doing can could should would will shall may might must have has had a an the
+    this that these those it its they them their there here i me my we us our you your he
+    she him her his hers and or but if then so than too very just also about of in on at to
+    for from by with without into over under after before during up down out off again more
+    most some any all each other such no nor not only own same few both tell explain
+    describe know want like please thanks thank hi hello hey ok okay mean means meaning
+    define definition cause causes caused causing reason reasons symptom symptoms sign signs
+    treat treats treated treating treatment treatments therapy cure cures prevent prevents
+    prevented preventing prevention avoid stop stopping medicine medicines medication
+    medications drug drugs pill pills remedy remedies help helps work works used use using
+    take taking common serious dangerous normal long last lasts happen happens get gets
+    getting feel feeling risk risks type types kind kinds diagnose diagnosed diagnosis test
+    tests testing doctor see need needed manage managed management else other another thing
+    things way ways best good bad better worse
+"""
+INTENT_WORDS = frozenset(_INTENT_TEXT.split())
 
 PRONOUNS = ("them", "they", "it", "that", "this", "those", "these", "its", "their")
 _PRONOUN_RE = re.compile(r"\b(them|they|it|that|this|those|these|its|their)\b", re.IGNORECASE)
@@ -67,14 +66,16 @@ def subject_phrase(question: str) -> str:
     first = keep.index(True)
     last = len(keep) - 1 - keep[::-1].index(True)
     phrase = [
-        w for w, k in zip(words[first : last + 1], keep[first : last + 1], strict=True)
+        w
+        for w, k in zip(words[first : last + 1], keep[first : last + 1], strict=True)
         if k or w.lower() in _CONNECTORS
     ]
     # a connector is kept only between two subject words
     cleaned = [
-        w for i, w in enumerate(phrase)
-        if w.lower() not in _CONNECTORS or (0 < i < len(phrase) - 1
-        and phrase[i - 1].lower() not in _CONNECTORS)
+        w
+        for i, w in enumerate(phrase)
+        if w.lower() not in _CONNECTORS
+        or (0 < i < len(phrase) - 1 and phrase[i - 1].lower() not in _CONNECTORS)
     ]
     return " ".join(cleaned)
 

@@ -54,9 +54,36 @@ def _stemmer() -> Any:
 
 # Question words carry no topic: "what" must not match "What you're experiencing...".
 QUESTION_WORDS = (
-    "what", "which", "who", "whom", "whose", "how", "why", "when", "where", "can", "could",
-    "should", "would", "does", "do", "did", "is", "am", "are", "was", "were", "i", "my", "me",
-    "you", "your", "much", "many", "tell", "please",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "how",
+    "why",
+    "when",
+    "where",
+    "can",
+    "could",
+    "should",
+    "would",
+    "does",
+    "do",
+    "did",
+    "is",
+    "am",
+    "are",
+    "was",
+    "were",
+    "i",
+    "my",
+    "me",
+    "you",
+    "your",
+    "much",
+    "many",
+    "tell",
+    "please",
 )
 
 
@@ -111,7 +138,7 @@ def _bm25_for(snapshot: Snapshot) -> BM25Index:
                     len(snapshot.texts),
                     (time.perf_counter() - started) * 1000,
                 )
-    return index  # type: ignore[no-any-return]
+    return index
 
 
 class HybridRetriever:
@@ -169,9 +196,7 @@ class HybridRetriever:
 
         clock = time.perf_counter()
         hits: dict[str, Hit] = {}
-        position = snapshot.cache.get("position") or {
-            cid: i for i, cid in enumerate(snapshot.ids)
-        }
+        position = snapshot.cache.get("position") or {cid: i for i, cid in enumerate(snapshot.ids)}
         if wd > 0:
             for rank, cid in enumerate(dense_ids, start=1):
                 hit = self._hit(snapshot, position, cid)
@@ -204,7 +229,9 @@ class HybridRetriever:
         return Hit(chunk_id=cid, text=snapshot.texts[i], metadata=snapshot.metadatas[i])
 
 
-def _collapse(ranked: list[Hit], vectors: dict[str, np.ndarray], threshold: float, k: int) -> list[Hit]:
+def _collapse(
+    ranked: list[Hit], vectors: dict[str, np.ndarray], threshold: float, k: int
+) -> list[Hit]:
     kept: list[Hit] = []
     for hit in ranked:
         vec = vectors.get(hit.chunk_id)

@@ -35,11 +35,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "CATEGORIES",
-    "fix_typos",
-    "strip_instructions",
     "Triage",
+    "fix_typos",
     "is_personal_medication_question",
     "normalize",
+    "strip_instructions",
     "triage",
     "triage_all",
 ]

@@ -250,7 +250,9 @@ class ServerBackend:
         parsed = urlparse(url if "://" in url else f"http://{url}")
         if not parsed.hostname:
             raise StoreError(f"Not a Chroma server URL: {url!r} (expected http://host:port)")
-        self.description = f"Chroma server {parsed.scheme}://{parsed.hostname}:{parsed.port or 8000}"
+        self.description = (
+            f"Chroma server {parsed.scheme}://{parsed.hostname}:{parsed.port or 8000}"
+        )
         self._lock_dir = lock_dir
         try:
             self.client = chromadb.HttpClient(
@@ -276,9 +278,7 @@ class ServerBackend:
             raise
 
     def _meta(self) -> Any:
-        return self._call(
-            self.client.get_or_create_collection, META, embedding_function=None
-        )
+        return self._call(self.client.get_or_create_collection, META, embedding_function=None)
 
     def lock_path(self) -> Path:
         return self._lock_dir / "server-ingest.lock"
@@ -302,13 +302,17 @@ class ServerBackend:
         try:
             return Pointer.from_dict(json.loads(text))
         except (ValueError, KeyError, TypeError) as exc:
-            raise IndexCorrupt(f"The index pointer on the {self.description} is unreadable") from exc
+            raise IndexCorrupt(
+                f"The index pointer on the {self.description} is unreadable"
+            ) from exc
 
     def write_pointer(self, pointer: Pointer) -> None:
         self._put_doc("pointer", json.dumps(pointer.__dict__))
 
     def list_versions(self) -> list[str]:
-        names = [c if isinstance(c, str) else c.name for c in self._call(self.client.list_collections)]
+        names = [
+            c if isinstance(c, str) else c.name for c in self._call(self.client.list_collections)
+        ]
         return sorted(n[len(CHUNKS) + 1 :] for n in names if n.startswith(CHUNKS + "_"))
 
     def is_complete(self, version: str) -> bool:

@@ -19,12 +19,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Unchanged articles are skipped; changed ones replaced; removed ones deleted.",
     )
     parser.add_argument(
-        "paths", nargs="*", type=Path,
+        "paths",
+        nargs="*",
+        type=Path,
         help="files or folders to sync (default: the articles folder, data/articles)",
     )
     add_store_options(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="show what would change, change nothing"
+    )
     parser.add_argument("--rebuild", action="store_true", help="start over: re-embed everything")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser

@@ -480,8 +480,9 @@ class _HtmlBlocks:
                 self.list(sub, level + 1)
 
 
-def _html_chrome(element: Tag, root: Tag) -> bool:
-    if element is root or element.find("h1") is not None or element.name == "h1":
+def _html_chrome(element: Tag, root: Tag, protected: set[int]) -> bool:
+    """Is ``element`` page chrome? ``protected`` holds the ids of the h1s and their parents."""
+    if element is root or id(element) in protected:
         return False
     if element.name in clean.HTML_CHROME_TAGS:
         return True
@@ -564,8 +565,15 @@ def _parse_html(text: str) -> _Parsed:
         elif isinstance(soup.body, Tag):
             root = soup.body
 
+    protected = {
+        id(node) for h1 in root.find_all("h1") for node in (h1, *h1.parents) if node is not None
+    }
     for element in list(root.find_all(True)):
-        if isinstance(element, Tag) and not element.decomposed and _html_chrome(element, root):
+        if (
+            isinstance(element, Tag)
+            and not element.decomposed
+            and _html_chrome(element, root, protected)
+        ):
             element.decompose()
 
     walker = _HtmlBlocks()

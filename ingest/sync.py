@@ -92,7 +92,11 @@ class SyncReport:
             f"  chunks     {self.chunks} in index, {self.embedded} embedded, {self.reused} reused",
             f"  seconds    {self.seconds:.2f}",
         ]
-        for label, items in (("added", self.added), ("updated", self.updated), ("removed", self.removed)):
+        for label, items in (
+            ("added", self.added),
+            ("updated", self.updated),
+            ("removed", self.removed),
+        ):
             lines.extend(f"  {label}: {item}" for item in items)
         lines.extend(f"  renamed: {a} -> {b}" for a, b in self.renamed)
         lines.extend(f"  repaired: {item}" for item in self.repaired)
@@ -122,12 +126,9 @@ def relative_source(path: Path, root: Path) -> str:
 
 
 def _in_scope(source: str, root: Path, scope: list[Path]) -> bool:
+    """Is the article at ``source`` under one of ``scope`` (resolved paths)?"""
     absolute = (root / source).resolve() if not Path(source).is_absolute() else Path(source)
-    for item in scope:
-        item = item.resolve()
-        if absolute == item or item in absolute.parents:
-            return True
-    return False
+    return any(absolute == item or item in absolute.parents for item in scope)
 
 
 def _entry(article: Article, chunks: list[Chunk], digest: str) -> dict[str, Any]:
@@ -238,14 +239,15 @@ def _sync_locked(
 
     root = settings.articles_dir
     scope = [Path(p) for p in paths] if paths else [root]
-    for item in scope:
-        if not item.exists() and not any(
-            _in_scope(s, root, [item]) for s in old.articles
-        ):
+    resolved = [p.resolve() for p in scope]
+    for item, item_resolved in zip(scope, resolved, strict=True):
+        if not item.exists() and not any(_in_scope(s, root, [item_resolved]) for s in old.articles):
             report.failed.append((str(item), "no such file or directory"))
     files, unsupported = discover([p for p in scope if p.exists()])
     for path in unsupported:
-        report.failed.append((relative_source(path, root), f"unsupported file type {path.suffix or '(none)'}"))
+        report.failed.append(
+            (relative_source(path, root), f"unsupported file type {path.suffix or '(none)'}")
+        )
 
     new = Manifest(articles=dict(old.articles))
     hashes: dict[str, str] = {}
@@ -259,7 +261,7 @@ def _sync_locked(
             continue
         paths_by_source[source] = path
 
-    gone = [s for s in old.articles if _in_scope(s, root, scope) and s not in paths_by_source]
+    gone = [s for s in old.articles if s not in paths_by_source and _in_scope(s, root, resolved)]
     gone_by_hash = {old.articles[s]["content_hash"]: s for s in gone}
 
     count_tokens = None
@@ -275,7 +277,7 @@ def _sync_locked(
             report.failed.append((source, str(exc)))
             continue  # an article that was indexed before keeps its old version
         if count_tokens is None:
-            count_tokens = encoder.count_tokens if encoder is not None else load_token_counter(settings)
+            count_tokens = load_token_counter(settings)
         chunks = chunk_article(
             article, count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens
         )
@@ -325,8 +327,17 @@ def _sync_locked(
     collection = backend.create_version(version, base)
     try:
         _write_version(
-            collection, old, new, loaded, stale_ids, base, encoder, settings, report,
-            progress, show_progress,
+            collection,
+            old,
+            new,
+            loaded,
+            stale_ids,
+            base,
+            encoder,
+            settings,
+            report,
+            progress,
+            show_progress,
         )
         backend.finish_version(version, new)
         backend.write_pointer(
@@ -375,7 +386,9 @@ def _write_version(
         by_hash: dict[str, str] = {}
         for entry in old.articles.values():
             by_hash.update(zip(entry["chunk_hashes"], entry["chunk_ids"], strict=True))
-        wanted = {c.content_hash: by_hash[c.content_hash] for c in new_chunks if c.content_hash in by_hash}
+        wanted = {
+            c.content_hash: by_hash[c.content_hash] for c in new_chunks if c.content_hash in by_hash
+        }
         ids = sorted(set(wanted.values()))
         found: dict[str, Any] = {}
         for part in _batched(ids, batch):
@@ -396,7 +409,8 @@ def _write_version(
 
             bar = tqdm(total=len(todo), unit="chunk", desc="embedding", leave=False)
         done = 0
-        for part in _batched(todo, max(settings.embed_batch_size * 4, 64)):
+        # Large calls let sentence-transformers sort by length and pad less.
+        for part in _batched(todo, settings.embed_batch_size * 16):
             embedded = encoder.embed([c.text for c in part])
             for chunk, vector in zip(part, embedded, strict=True):
                 vectors[chunk.content_hash] = vector

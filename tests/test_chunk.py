@@ -12,8 +12,12 @@ from ingest.models import Article, Section
 
 
 def _long_article() -> Article:
-    sentence = "Electrolyte imbalance and dehydration can trigger painful cramps in the calf muscles. "
-    bullets = "\n".join(f"- item number {i} about magnesium and potassium levels" for i in range(60))
+    sentence = (
+        "Electrolyte imbalance and dehydration can trigger painful cramps in the calf muscles. "
+    )
+    bullets = "\n".join(
+        f"- item number {i} about magnesium and potassium levels" for i in range(60)
+    )
     return Article(
         article_id="long",
         source_path="long.md",

@@ -62,7 +62,9 @@ def versions(settings: Settings) -> list[str]:
     return LocalBackend(settings.index_dir).list_versions()
 
 
-def test_first_sync_indexes_the_seeds_cleanly(settings: Settings, seeded: Path, encoder: Any) -> None:
+def test_first_sync_indexes_the_seeds_cleanly(
+    settings: Settings, seeded: Path, encoder: Any
+) -> None:
     report = sync(settings, encoder=encoder)
     assert report.ok, report.failed
     assert sorted(report.added) == ["000_5778768f5da2c27f.txt", "001_fd95c578ff9ff21f.txt"]
@@ -119,7 +121,9 @@ def test_deleted_article_leaves_the_index(settings: Settings, seeded: Path, enco
     assert {m["source_path"] for m in metas} == {"001_fd95c578ff9ff21f.txt"}
 
 
-def test_renamed_article_is_moved_not_duplicated(settings: Settings, seeded: Path, encoder: Any) -> None:
+def test_renamed_article_is_moved_not_duplicated(
+    settings: Settings, seeded: Path, encoder: Any
+) -> None:
     first = sync(settings, encoder=encoder)
     (seeded / "sub").mkdir()
     shutil.move(seeded / "001_fd95c578ff9ff21f.txt", seeded / "sub" / "oracle.txt")
@@ -162,7 +166,9 @@ def test_bad_files_fail_alone(settings: Settings, seeded: Path, encoder: Any) ->
     assert set(failed) == {"empty.txt", "blob.txt", "broken.md", "notes.docx"}
     assert "unsupported" in failed["notes.docx"]
     assert sorted(report.added) == [
-        "000_5778768f5da2c27f.txt", "001_fd95c578ff9ff21f.txt", "night.md",
+        "000_5778768f5da2c27f.txt",
+        "001_fd95c578ff9ff21f.txt",
+        "night.md",
     ]
 
 
@@ -206,7 +212,9 @@ def test_interrupted_ingest_leaves_the_served_index(
     assert sync(settings, encoder=encoder).added == ["night.md"]
 
 
-def test_killed_ingest_leftovers_are_repaired(settings: Settings, seeded: Path, encoder: Any) -> None:
+def test_killed_ingest_leftovers_are_repaired(
+    settings: Settings, seeded: Path, encoder: Any
+) -> None:
     first = sync(settings, encoder=encoder)
     leftover = settings.index_dir / "versions" / "v000099-dead00"
     shutil.copytree(settings.index_dir / "versions" / str(first.version), leftover)
@@ -217,10 +225,13 @@ def test_killed_ingest_leftovers_are_repaired(settings: Settings, seeded: Path, 
     assert not leftover.exists()
 
 
-def test_second_ingest_is_refused_while_one_runs(settings: Settings, seeded: Path, encoder: Any) -> None:
+def test_second_ingest_is_refused_while_one_runs(
+    settings: Settings, seeded: Path, encoder: Any
+) -> None:
     settings.index_dir.mkdir(parents=True)
-    with FileLock(str(LocalBackend(settings.index_dir).lock_path())), pytest.raises(
-        IngestBusy, match="Another ingest is already running"
+    with (
+        FileLock(str(LocalBackend(settings.index_dir).lock_path())),
+        pytest.raises(IngestBusy, match="Another ingest is already running"),
     ):
         sync(settings, encoder=encoder)
 
@@ -258,7 +269,11 @@ def test_a_running_reader_process_sees_a_later_ingest(
     first = sync(settings, encoder=encoder)
     reader = subprocess.Popen(
         [sys.executable, "-c", READER_SCRIPT, encoder.identity],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert reader.stdin is not None and reader.stdout is not None
     try:
@@ -269,7 +284,11 @@ def test_a_running_reader_process_sees_a_later_ingest(
         (seeded / "night.md").write_text(NEW_ARTICLE, encoding="utf-8")
         ingest = subprocess.run(
             [sys.executable, "-m", "ingest", "--json", "--no-progress"],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
         )
         assert ingest.returncode == 0, ingest.stderr
         assert json.loads(ingest.stdout)["added"] == ["night.md"]
@@ -288,7 +307,11 @@ def test_cli_reports_and_exit_codes(settings: Settings, seeded: Path, tmp_path: 
     (seeded / "empty.md").write_text("", encoding="utf-8")
     run = subprocess.run(
         [sys.executable, "-m", "ingest", "--store", str(store), "--json", "--no-progress"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert run.returncode == 1, run.stderr  # one file failed, the others are in
     data = json.loads(run.stdout)
@@ -298,7 +321,11 @@ def test_cli_reports_and_exit_codes(settings: Settings, seeded: Path, tmp_path: 
     (seeded / "empty.md").unlink()
     again = subprocess.run(
         [sys.executable, "-m", "ingest", "--store", str(store)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert again.returncode == 0, again.stderr
     assert "unchanged  2" in again.stdout

@@ -1,0 +1,47 @@
+"""Helpers shared by the benchmark scripts (not part of the product)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = (REPO / ".." / "shared" / "corpus" / "medquad").resolve()
+
+
+def sample_names(every: int = 6) -> list[str]:
+    """The fixed benchmark sample: every 6th article file name in sorted order (1,028)."""
+    names = sorted(os.listdir(CORPUS / "articles"))
+    return names[::every]
+
+
+def link_articles(target: Path, names: list[str] | None) -> Path:
+    """A data dir whose articles/ holds symlinks to the chosen corpus files."""
+    articles = target / "articles"
+    articles.mkdir(parents=True, exist_ok=True)
+    source = CORPUS / "articles"
+    for name in names if names is not None else sorted(os.listdir(source)):
+        link = articles / name
+        if not link.exists():
+            link.symlink_to(source / name)
+    return target
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+        ).stdout.strip(),
+    }
+
+
+def write(path: Path, data: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
