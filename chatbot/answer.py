@@ -197,7 +197,7 @@ def compose(
     if not units or not query_terms:
         return Draft(text="", sources=sources)
     # Terms every retrieved unit shares say little about which one answers: weight by rarity.
-    df = Counter(t for u in units for t in u.stems | u.context)
+    df = Counter(t for u in units for t in u.stems)  # a heading counts once, via its list
     idf = {t: math.log(1 + len(units) / (1 + df[t])) for t in query_terms}
     definitional = bool(_DEFINITION_Q.search(query))
     scored = sorted(

@@ -49,7 +49,10 @@ UNAVAILABLE = (
 )
 INTERNAL_ERROR = "Sorry, something went wrong while answering. Please try again."
 EMPTY = 'Please type a question about your health, for example: "What causes muscle cramps?"'
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Control and invisible characters, and lone surrogates (the tokenizer rejects those).
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]"
+)
 
 
 @dataclass

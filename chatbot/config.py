@@ -82,8 +82,11 @@ class Settings(BaseSettings):
     # --- retrieval ---------------------------------------------------------
     top_k: int = Field(default=5, ge=1, le=50)
     candidate_k: int = Field(default=30, ge=1, le=500)
+    fusion: Literal["score", "rrf"] = "score"
     dense_weight: float = Field(default=1.0, ge=0)
-    bm25_weight: float = Field(default=0.5, ge=0)
+    bm25_weight: float = Field(
+        default=0.1, ge=0, description="chosen by scripts/bench_retrieval.py"
+    )
     rrf_k: int = Field(default=60, ge=1)
     min_relevance: float = Field(
         default=0.25,

@@ -23,6 +23,10 @@ _SPECIAL = set("\\`*_{}[]()#+-!|<>~$:&=^\"")
 _CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\](?![(\[:])")
 _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 _ORDERED = re.compile(r"^(\d+)([.)])")
+# Streamlit turns :material/name: and :emoji: shortcodes into icons even when the colon
+# is escaped; a word joiner (invisible) after the first colon keeps them as text.
+_SHORTCODE = re.compile(r":(?=[A-Za-z][\w/+-]*:)")
+WORD_JOINER = "\u2060"
 
 NOTICE = (
     "This assistant answers general health questions from a small library of vetted "
@@ -34,6 +38,7 @@ NOTICE = (
 
 
 def _escape(text: str) -> str:
+    text = _SHORTCODE.sub(":" + WORD_JOINER, text)
     return "".join("\\" + ch if ch in _SPECIAL else ch for ch in text)
 
 
@@ -64,6 +69,14 @@ def md(text: str) -> str:
         escaped = _escape_inline(line)
         lines.append(_ORDERED.sub(r"\1\\\2", escaped))
     return "\n".join(lines)
+
+
+def label(text: str, limit: int = 80) -> str:
+    """One escaped line for a widget label (labels are Markdown too)."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return md(text)
 
 
 def split_disclaimer(reply: Reply) -> tuple[str, str]:
@@ -104,12 +117,12 @@ def sources(reply: Reply) -> None:
         return
     st.markdown("**Sources**")
     for citation in reply.citations:
-        st.markdown(f"**[{citation.n}]** {md(citation.title or 'Untitled article')}")
         meta = md(source_meta(citation))
         url = safe_url(citation.url)
         if url:
             meta += f" · [Open the article]({url})"
-        st.caption(meta)
+        title = md(citation.title or "Untitled article")
+        st.markdown(f"**[{citation.n}] {title}**  \n:small[:gray[{meta}]]")
         if citation.snippet:
             with st.expander(f"Supporting text for [{citation.n}]"):
                 st.text(citation.snippet)
@@ -120,11 +133,11 @@ def reply(reply_: Reply, *, show_sources: bool = True) -> None:
     then the disclaimer (shown on every reply)."""
     body, disclaimer = split_disclaimer(reply_)
     if reply_.kind == "emergency":
-        st.error(md(body), icon="🚨")
+        st.error(md(body), icon=":material/emergency:")
     elif reply_.kind == "no_answer":
-        st.info(md(body), icon="ℹ️")
+        st.info(md(body), icon=":material/info:")
     elif reply_.kind == "error":
-        st.warning(md(body), icon="⚠️")
+        st.warning(md(body), icon=":material/warning:")
     else:
         st.markdown(md(body))
     if show_sources:

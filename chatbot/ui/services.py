@@ -84,8 +84,8 @@ def feedback_store(settings: Settings) -> FeedbackStore:
 
 def backend(settings: Settings) -> Backend:
     """The index backend the chatbot reads (for the pointer and manifest)."""
-    reader: Any = chatbot(settings).retriever.reader
-    return reader.backend  # type: ignore[no-any-return]
+    store: Backend = chatbot(settings).retriever.reader.backend
+    return store
 
 
 def index_state(settings: Settings) -> tuple[Pointer | None, Manifest]:

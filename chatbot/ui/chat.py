@@ -1,0 +1,230 @@
+"""The patient chat page (open to everyone).
+
+The conversation lives in ``st.session_state["messages"]`` (one dict per message; an
+assistant message keeps its :class:`~chatbot.reply.Reply` under ``"reply"``). Each
+browser session gets a random ``chat_session_id`` that the chatbot uses to keep the
+history follow-up questions need; "New conversation" forgets both.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+from typing import Any
+
+import streamlit as st
+
+from chatbot.answer import finalize
+from chatbot.chain import INTERNAL_ERROR, Chatbot
+from chatbot.config import Settings
+from chatbot.feedback import Feedback, new_id, rating_from_thumbs
+from chatbot.reply import Reply
+from chatbot.store import IndexMissing, StoreError
+from chatbot.ui import render, services
+
+log = logging.getLogger(__name__)
+
+TITLE = "Health information assistant"
+PLACEHOLDER = "Ask a question about your health, e.g. What causes muscle cramps?"
+THINKING = "Looking through the health articles…"
+MAX_COMMENT_CHARS = 1000
+
+
+def _messages() -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = st.session_state.setdefault("messages", [])
+    return messages
+
+
+def _session_id() -> str:
+    if "chat_session_id" not in st.session_state:
+        st.session_state["chat_session_id"] = uuid.uuid4().hex
+    return str(st.session_state["chat_session_id"])
+
+
+def new_conversation(settings: Settings) -> None:
+    """Forget this browser session's conversation (here and in the chatbot)."""
+    old = st.session_state.pop("chat_session_id", None)
+    st.session_state["messages"] = []
+    if old:
+        try:
+            services.chatbot(settings).reset(str(old))
+        except Exception:  # the history is gone with a new id anyway
+            log.warning("could not reset chat session", exc_info=True)
+
+
+def _find(message_id: str) -> dict[str, Any] | None:
+    return next((m for m in _messages() if m.get("id") == message_id), None)
+
+
+def _persist_feedback(settings: Settings, message: dict[str, Any]) -> None:
+    store = services.feedback_store(settings)
+    if message.get("rating") is None and not message.get("comment"):
+        store.delete(message["id"])
+        return
+    store.save(
+        Feedback.for_reply(
+            message["id"],
+            message["question"],
+            message["reply"],
+            rating=message.get("rating"),
+            comment=message.get("comment", ""),
+        )
+    )
+
+
+def _on_rating(settings: Settings, message_id: str) -> None:
+    message = _find(message_id)
+    if message is None:
+        return
+    message["rating"] = rating_from_thumbs(st.session_state.get(f"fb_{message_id}"))
+    _save(settings, message)
+
+
+def _on_comment(settings: Settings, message_id: str) -> None:
+    message = _find(message_id)
+    if message is None:
+        return
+    text = str(st.session_state.get(f"fbc_{message_id}") or "").strip()
+    message["comment"] = text[:MAX_COMMENT_CHARS]
+    _save(settings, message)
+
+
+def _save(settings: Settings, message: dict[str, Any]) -> None:
+    try:
+        _persist_feedback(settings, message)
+        message["feedback_error"] = ""
+    except (sqlite3.Error, OSError) as exc:
+        log.error("could not save feedback: %s", exc)
+        message["feedback_error"] = (
+            "Sorry, your feedback could not be saved. Please try again later."
+        )
+
+
+def _feedback(settings: Settings, message: dict[str, Any]) -> None:
+    mid = message["id"]
+    rating = message.get("rating")
+    default = None if rating is None else (1 if rating == "up" else 0)
+    st.caption("Was this helpful?")
+    st.feedback(
+        "thumbs",
+        key=f"fb_{mid}",
+        default=default,
+        on_change=_on_rating,
+        args=(settings, mid),
+    )
+    if message.get("feedback_error"):
+        st.warning(message["feedback_error"])
+    if rating is None:
+        return
+    if message.get("comment"):
+        st.caption("Thank you. Your comment was sent:")
+        st.text(message["comment"])
+        return
+    with st.form(f"fbf_{mid}", border=False):
+        st.text_area(
+            "Add a comment (optional; please don't include personal details)",
+            key=f"fbc_{mid}",
+            max_chars=MAX_COMMENT_CHARS,
+            height=80,
+        )
+        st.form_submit_button(
+            "Send comment", key=f"fbs_{mid}", on_click=_on_comment, args=(settings, mid)
+        )
+    st.caption("Thank you for your feedback.")
+
+
+def _assistant(settings: Settings, message: dict[str, Any]) -> None:
+    reply: Reply = message["reply"]
+    render.reply(reply)
+    _feedback(settings, message)
+
+
+def _show(settings: Settings, message: dict[str, Any]) -> None:
+    if message["role"] == "user":
+        with st.chat_message("user"):
+            st.text(message["text"])
+    else:
+        with st.chat_message("assistant"):
+            _assistant(settings, message)
+
+
+def _index_problem(exc: Exception) -> None:
+    if isinstance(exc, IndexMissing):
+        st.error(
+            "The assistant is not ready yet: its library of health articles has not been "
+            "indexed. An administrator can build it by running `python -m ingest` in the "
+            "project folder (or use the Content page), then reload this page."
+        )
+    else:
+        st.error(
+            "The assistant is unavailable right now because of a problem with its article "
+            "index. Please try again later."
+        )
+    # The details (paths, server addresses) go to the log, not to patients.
+
+
+def _start(settings: Settings) -> Chatbot | None:
+    """The chatbot with its index loaded, or None after saying what is wrong."""
+    try:
+        bot = services.chatbot(settings)
+        bot.retriever.warm()
+    except StoreError as exc:
+        log.error("index problem: %s", exc)
+        _index_problem(exc)
+        return None
+    except Exception:
+        log.exception("the chatbot could not start")
+        st.error(
+            "The assistant could not start. Please try again later, or tell the "
+            "administrator (the details are in the app's log)."
+        )
+        return None
+    return bot
+
+
+def page(settings: Settings) -> None:
+    st.title(TITLE)
+    st.info(render.NOTICE, icon=":material/health_and_safety:")
+    messages = _messages()
+    session_id = _session_id()
+    for message in messages:
+        _show(settings, message)
+    if messages:
+        st.button(
+            "New conversation",
+            key="new_conversation",
+            icon=":material/restart_alt:",
+            on_click=new_conversation,
+            args=(settings,),
+        )
+    bot = _start(settings)
+    if bot is None:
+        st.chat_input(PLACEHOLDER, disabled=True)
+        return
+
+    question = st.chat_input(PLACEHOLDER, key="chat_input")
+    if not question:
+        return
+    user = {"role": "user", "id": new_id(), "text": question}
+    messages.append(user)
+    _show(settings, user)
+    with st.chat_message("assistant"), st.spinner(THINKING):
+        try:
+            reply = bot.ask(question, session_id=session_id)
+        except Exception:  # Chatbot.ask already turns failures into replies
+            log.exception("answering failed")
+            reply = finalize("error", INTERNAL_ERROR, settings.disclaimer)
+    messages.append(
+        {
+            "role": "assistant",
+            "id": new_id(),
+            "question": question,
+            "reply": reply,
+            "rating": None,
+            "comment": "",
+        }
+    )
+    # Rerun so the new reply is drawn by the same code as the history (its feedback
+    # widgets keep their place) and "New conversation" appears.
+    st.rerun()
