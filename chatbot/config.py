@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         default=0.1, ge=0, description="chosen by scripts/bench_retrieval.py"
     )
     rrf_k: int = Field(default=60, ge=1)
+    section_boost: float = Field(
+        default=0.15,
+        ge=0,
+        description="added when a hit's section is what the question asks about; "
+        "chosen by scripts/bench_retrieval.py",
+    )
     min_relevance: float = Field(
         default=0.25,
         description="cosine floor; between it and confident_relevance a hit "

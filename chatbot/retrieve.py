@@ -11,6 +11,7 @@ collapsed.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,49 @@ from chatbot.embed import Encoder
 from chatbot.store import IndexReader, Snapshot
 
 log = logging.getLogger(__name__)
+
+
+# What a question asks about (cue words anywhere in it) -> the section headings that
+# answer that (matched against the hit's section path). A long message that describes
+# symptoms for five sentences and ends "what can be done?" is asking about treatment.
+SECTION_INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(cue, re.IGNORECASE), re.compile(heading, re.IGNORECASE))
+    for cue, heading in (
+        (
+            r"\b(treat\w*|cur(e|es|ed|ing)|therap\w*|manag\w*|what can (be|i|we|they) do|"
+            r"options?|medicines?|medications?|drugs?|surgery|operation)\b",
+            r"treat|therap|manag|medicat|pharmacolog",
+        ),
+        (r"\b(caus\w*|why|reasons?|trigger\w*|risk factors?|at risk)\b", r"caus|risk"),
+        (
+            r"\b(inherit\w*|pass(ed|ing)? (it |this |them )?(on|down)|hereditary|"
+            r"runs? in (the |my |our )?famil\w*|(my|our) (kids|children|son|daughter)s?)\b",
+            r"inherit",
+        ),
+        (r"\b(genes?|mutations?|variants?|dna)\b", r"genetic|genes"),
+        (
+            r"\b(diagnos\w*|tests?|testing|scans?|exam\w*|confirm\w*|biopsy|check(ed)? for)\b",
+            r"diagnos|exam|test",
+        ),
+        (r"\b(symptoms?|signs?)\b", r"symptom|sign"),
+        (
+            r"\b(outlook|prognosis|get better|recover\w*|life expectancy|long[- ]term|"
+            r"future|live with)\b",
+            r"outlook|prognosis",
+        ),
+        (r"\b(prevent\w*|avoid\w*|reduce (the |my |his |her )?risk)\b", r"prevent"),
+        (r"\bcomplications?\b", r"complication"),
+        (r"\b(how common|how many people|how rare|prevalen\w*)\b", r"how common|frequen"),
+        (r"\bside[- ]?effects?\b", r"side effect"),
+        (r"\b(forg[eo]t\w*|missed)\b", r"missed dose"),
+        (r"\b(see a doctor|when should|seek (help|care)|worried)\b", r"when to|medical attention"),
+    )
+)
+
+
+def section_intents(question: str) -> list[re.Pattern[str]]:
+    """Heading patterns of the sections the question asks about."""
+    return [heading for cue, heading in SECTION_INTENTS if cue.search(question)]
 
 
 @dataclass
@@ -162,6 +206,7 @@ class HybridRetriever:
         *,
         dense_weight: float | None = None,
         bm25_weight: float | None = None,
+        section_boost: float | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         s = self.settings
@@ -216,9 +261,14 @@ class HybridRetriever:
                 for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
             )
         top_bm25 = bm25_hits[0][1] if bm25_hits else 1.0
+        boost = s.section_boost if section_boost is None else section_boost
+        intents = section_intents(query) if boost > 0 else []
         for cid, hit in hits.items():
             hit.dense = float(vectors[cid] @ qvec) if cid in vectors else 0.0
             hit.fused = _fuse(hit, wd, wb, top_bm25, s.fusion, s.rrf_k)
+            section = str(hit.metadata.get("section", ""))
+            if any(pattern.search(section) for pattern in intents):
+                hit.fused += boost
         ranked = sorted(hits.values(), key=lambda h: (-h.fused, -h.dense))
         result = _collapse(ranked, vectors, s.near_duplicate, k)
         timings["fuse_ms"] = _ms(clock)

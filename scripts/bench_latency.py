@@ -126,7 +126,9 @@ def main() -> int:
     picked = rng.sample(questions, min(300, len(questions)))
     patients = [
         json.loads(line)["question"]
-        for line in (REPO / "data" / "benchmarks" / "patient_questions.jsonl").read_text().splitlines()
+        for line in (REPO / "data" / "benchmarks" / "patient_questions.jsonl")
+        .read_text()
+        .splitlines()
         if line.strip()
     ]
     med_conversations = [[q] for q in picked[100:] + patients] + [
