@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from chatbot.cli_common import add_store_options, configure_logging, settings_from_args
+from chatbot.cli_common import add_store_options, run, settings_from_args
 from chatbot.config import Settings
 from chatbot.reply import Reply
-from chatbot.store import StoreError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,31 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
-    try:
-        settings = settings_from_args(args)
-        if args.command == "status":
-            return _status(settings, args.quiet)
-        from chatbot.chain import build_chatbot
+    return run(build_parser(), _command, argv)
 
-        bot = build_chatbot(settings)
-        bot.retriever.warm()
-        if args.command == "ask":
-            return _ask(bot, args, sys.stdin, sys.stdout)
-        if args.command == "retrieve":
-            return _retrieve(bot, args, sys.stdin, sys.stdout)
-        return _eval(bot, settings, args)
-    except (StoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
 
+def _command(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if args.command == "status":
+        return _status(settings, args.quiet)
+    from chatbot.chain import build_chatbot
+
+    bot = build_chatbot(settings)
+    bot.retriever.warm()
+    if args.command == "ask":
+        return _ask(bot, args, sys.stdin, sys.stdout)
+    if args.command == "retrieve":
+        return _retrieve(bot, args, sys.stdin, sys.stdout)
+    return _eval(bot, settings, args)
 
 def _status(settings: Settings, quiet: bool) -> int:
     from chatbot.embed import encoder_identity
-    from chatbot.store import make_backend
+    from chatbot.store import StoreError, make_backend
 
     backend = make_backend(settings)
     try:

@@ -20,10 +20,10 @@ from functools import lru_cache
 
 from chatbot.reply import Citation, Kind, Reply
 from chatbot.retrieve import Hit, tokenize
+from ingest.chunk import BULLET, split_sentences
 
 SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]")
 CITATION = re.compile(r"\[(\d+)\]")
-_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 
 NO_ANSWER = (
     "I'm sorry, the articles in this library don't cover that question, so I can't "
@@ -87,15 +87,13 @@ class _Unit:
 @lru_cache(maxsize=4096)
 def _split(body: str) -> tuple[tuple[str, bool], ...]:
     """(text, is_bullet) units of a chunk body: list items and sentences."""
-    from ingest.chunk import split_sentences
-
     units: list[tuple[str, bool]] = []
     for line in body.splitlines():
         line = line.strip()
         if not line:
             continue
-        if _BULLET.match(line):
-            units.append((_BULLET.sub("", line).strip(), True))
+        if BULLET.match(line):
+            units.append((BULLET.sub("", line).strip(), True))
         else:
             units.extend((s, False) for s in split_sentences(line))
     return tuple(units)
@@ -316,7 +314,7 @@ def _pieces(text: str) -> list[str]:
         if not line.strip():
             pieces.append("\n")
             continue
-        if _BULLET.match(line):
+        if BULLET.match(line):
             pieces.append(line.rstrip())
         else:
             pieces.extend(p for p in _SENTENCE_END.split(line.strip()) if p)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from chatbot.config import Settings, get_settings
+from chatbot.store import StoreError
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -31,3 +34,21 @@ def configure_logging(verbose: int) -> None:
         for name in ("chromadb", "httpx", "sentence_transformers", "urllib3"):
             logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def run(
+    parser: argparse.ArgumentParser,
+    command: Callable[[argparse.Namespace], int],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse, set up logging, run; problems people can act on become one-line errors."""
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return command(args)
+    except (StoreError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

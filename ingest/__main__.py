@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
-from chatbot.cli_common import add_store_options, configure_logging, settings_from_args
-from chatbot.store import StoreError
+from chatbot.cli_common import add_store_options, run, settings_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,32 +33,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+    return run(build_parser(), _ingest, argv)
+
+
+def _ingest(args: argparse.Namespace) -> int:
     from ingest.sync import sync
 
     try:
-        settings = settings_from_args(args)
         report = sync(
-            settings,
+            settings_from_args(args),
             args.paths or None,
             dry_run=args.dry_run,
             rebuild=args.rebuild,
             show_progress=not args.no_progress and not args.json and sys.stderr.isatty(),
         )
-    except (StoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted: the index that was being served is unchanged", file=sys.stderr)
         return 130
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(report.render())
-    logging.getLogger(__name__).debug("done")
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
     return 0 if report.ok else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
+# A list item: "- ", "* ", "• " or "1. " at the start of a line.
+BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +49,7 @@ def _units(text: str) -> list[str]:
         lines = [line.rstrip() for line in block.splitlines() if line.strip()]
         if not lines:
             continue
-        if any(_BULLET.match(line) for line in lines):
+        if any(BULLET.match(line) for line in lines):
             units.extend(lines)  # one unit per list line, so lists can be split between items
         else:
             units.append(" ".join(line.strip() for line in lines))
@@ -81,7 +82,7 @@ def _fit(units: list[str], budget: int, count: TokenCounter) -> list[tuple[str, 
             fitted.append((unit, size))
             continue
         prefix = ""
-        bullet = _BULLET.match(unit)
+        bullet = BULLET.match(unit)
         if bullet:
             prefix, unit = unit[: bullet.end()], unit[bullet.end() :]
         sentences = split_sentences(unit)
@@ -138,7 +139,7 @@ def chunk_article(
 def _join(units: list[str]) -> str:
     out: list[str] = []
     for unit in units:
-        if out and not (_BULLET.match(unit) and _BULLET.match(out[-1])):
+        if out and not (BULLET.match(unit) and BULLET.match(out[-1])):
             out.append("\n" + unit)
         else:
             out.append(unit)
