@@ -48,8 +48,9 @@ def main() -> int:
     names = sorted(os.listdir(REPO / ".." / "shared" / "corpus" / "medquad" / "articles"))
     if args.limit:
         names = names[: args.limit]
-    data = link_articles(work / "data", names)
+    # With --keep, the layout bench_retrieval.py and bench_latency.py reuse: STATE, STATE-data.
     state = args.keep or work / "state"
+    data = link_articles(state.parent / f"{state.name}-data", names)
     if state.exists():
         shutil.rmtree(state)
     settings = get_settings(
