@@ -11,7 +11,6 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 
 from ingest.models import Article, Chunk
 
@@ -23,17 +22,11 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 
 
-@lru_cache(maxsize=1)
-def _segmenter() -> object:
-    import pysbd
-
-    return pysbd.Segmenter(language="en", clean=False)
-
-
 def split_sentences(text: str) -> list[str]:
-    """Sentences of one paragraph (pysbd), stripped, empty ones dropped."""
-    segmenter = _segmenter()
-    return [s.strip() for s in segmenter.segment(text) if s.strip()]  # type: ignore[attr-defined]
+    """Sentences of one paragraph (sentencex: rule-based, fast), stripped, empty ones dropped."""
+    from sentencex import segment
+
+    return [s.strip() for s in segment("en", text) if s.strip()]
 
 
 def chunk_header(title: str, section: str) -> str:
@@ -57,25 +50,34 @@ def _units(text: str) -> list[str]:
 
 
 def _split_words(text: str, budget: int, count: TokenCounter) -> list[str]:
-    """Last resort for a single over-long sentence: cut on word boundaries."""
+    """Last resort for one over-long sentence: cut on word boundaries.
+
+    Word pieces never cross whitespace, so a text's count is the sum of its words'
+    counts: one tokenizer call, then a linear pass.
+    """
     words = text.split()
+    if not words:
+        return []
+    special = count([""])[0]
+    sizes = [n - special for n in count(words)]
     pieces: list[str] = []
     current: list[str] = []
-    for word in words:
-        trial = " ".join([*current, word])
-        if current and count([trial])[0] > budget:
+    used = special
+    for word, size in zip(words, sizes, strict=True):
+        if current and used + size > budget:
             pieces.append(" ".join(current))
-            current = [word]
-        else:
-            current.append(word)
+            current, used = [], special
+        current.append(word)
+        used += size
     if current:
         pieces.append(" ".join(current))
     return pieces
 
 
-def _fit(units: list[str], budget: int, count: TokenCounter) -> list[tuple[str, int]]:
+def _fit(
+    units: list[str], sizes: list[int], budget: int, count: TokenCounter
+) -> list[tuple[str, int]]:
     """Break any unit longer than ``budget`` into sentences, then words; keep sizes."""
-    sizes = count(units)
     fitted: list[tuple[str, int]] = []
     for unit, size in zip(units, sizes, strict=True):
         if size <= budget:
@@ -86,14 +88,13 @@ def _fit(units: list[str], budget: int, count: TokenCounter) -> list[tuple[str, 
         if bullet:
             prefix, unit = unit[: bullet.end()], unit[bullet.end() :]
         sentences = split_sentences(unit)
-        for i, sentence in enumerate(sentences):
-            piece = prefix + sentence if i == 0 else sentence
-            (piece_size,) = count([piece])
+        pieces = [prefix + sentences[0], *sentences[1:]] if sentences else []
+        for piece, piece_size in zip(pieces, count(pieces) if pieces else [], strict=True):
             if piece_size <= budget:
                 fitted.append((piece, piece_size))
             else:
-                for part in _split_words(piece, budget, count):
-                    fitted.append((part, count([part])[0]))
+                parts = _split_words(piece, budget, count)
+                fitted.extend(zip(parts, count(parts), strict=True))
     return fitted
 
 
@@ -104,33 +105,45 @@ def chunk_article(
     target_tokens: int = 200,
 ) -> list[Chunk]:
     """Chunks of one article, in reading order; positions count across sections."""
+    sections = [s for s in article.sections if s.text.strip()]
+    if not sections:
+        return []
+    headers = [chunk_header(article.title, s.heading) for s in sections]
+    # One tokenizer call for all headers and one for all units: calls, not tokens, cost.
+    special, *header_sizes = count_tokens(["", *headers])
+    units_per_section = [_units(s.text) for s in sections]
+    flat = [u for units in units_per_section for u in units]
+    flat_sizes = iter(count_tokens(flat)) if flat else iter(())
     chunks: list[Chunk] = []
     position = 0
-    for section in article.sections:
-        header = chunk_header(article.title, section.heading)
-        (header_tokens,) = count_tokens([header])
-        # Sizes are counted with special tokens ([CLS], [SEP]) each: subtract them per unit.
-        special = count_tokens([""])[0]
+    for section, header, header_tokens, units in zip(
+        sections, headers, header_sizes, units_per_section, strict=True
+    ):
         budget = max(16, target_tokens - header_tokens)
-        hard_budget = max_tokens - header_tokens
-        units = _fit(_units(section.text), budget, count_tokens)
-        groups: list[list[str]] = []
+        sized = _fit(units, [next(flat_sizes) for _ in units], budget, count_tokens)
+        groups: list[tuple[list[str], int]] = []
         current: list[str] = []
         used = 0
-        for unit, size in units:
+        for unit, size in sized:
             size -= special
             if current and used + size > budget:
-                groups.append(current)
+                groups.append((current, used))
                 current, used = [], 0
             current.append(unit)
             used += size
         if current:
-            groups.append(current)
-        for group in groups:
+            groups.append((current, used))
+        for group, used in groups:
             body = _join(group)
             text = header + "\n" + body
-            # Joining can add a word piece or two; re-check exactly and split if needed.
-            for piece in _enforce(text, header, body, max_tokens, hard_budget, count_tokens):
+            if header_tokens + used <= max_tokens - 4:
+                # Word pieces never cross whitespace, so the packed count is exact.
+                chunks.append(_make_chunk(article, section.heading, position, text, body))
+                position += 1
+                continue
+            for piece in _enforce(
+                text, header, body, max_tokens, max_tokens - header_tokens, count_tokens
+            ):
                 chunks.append(_make_chunk(article, section.heading, position, *piece))
                 position += 1
     return chunks
@@ -149,6 +162,7 @@ def _join(units: list[str]) -> str:
 def _enforce(
     text: str, header: str, body: str, max_tokens: int, hard_budget: int, count: TokenCounter
 ) -> list[tuple[str, str]]:
+    """The exact check of the bound; splits the rare chunk that packing let run over."""
     (size,) = count([text])
     if size <= max_tokens:
         return [(text, body)]

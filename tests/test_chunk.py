@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from chatbot.config import Settings
@@ -82,3 +83,20 @@ def test_bullet_lists_stay_together_with_their_lead_in(settings: Settings, seede
     assert len(prevention) == 1
     assert "- Proper hydration" in prevention[0].body
     assert "- Regular stretching" in prevention[0].body
+
+
+def test_real_articles_stay_within_the_bound(settings: Settings) -> None:
+    """MedQuAD fixtures and the seeds, counted exactly with the model's tokenizer."""
+    count = load_token_counter(settings)
+    fixtures = Path(__file__).parent / "fixtures" / "medquad"
+    seeds = Path(__file__).resolve().parent.parent / "data" / "articles"
+    paths = [*sorted(fixtures.glob("*.md")), *sorted(seeds.glob("*.txt"))]
+    assert len(paths) >= 5
+    for path in paths:
+        article = load_article(path, path.parent, settings.max_file_bytes)
+        chunks = chunk_article(article, count, max_tokens=256, target_tokens=200)
+        assert chunks, path
+        assert max(count([c.text for c in chunks])) <= 256, path
+        # nothing of the article's text is lost between its sections and its chunks
+        words = {w for s in article.sections for w in re.findall(r"\w+", s.text)}
+        assert words <= {w for c in chunks for w in re.findall(r"\w+", c.body)}, path
