@@ -53,8 +53,14 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "status":
         return _status(settings, args.quiet)
     from chatbot.chain import build_chatbot
+    from chatbot.store import IndexMissing, make_backend
 
-    bot = build_chatbot(settings)
+    backend = make_backend(settings)
+    if backend.read_pointer() is None:  # fail before the model load, not after
+        raise IndexMissing(
+            f"No index found at {backend.description}. Build it first: python -m ingest"
+        )
+    bot = build_chatbot(settings, backend=backend)
     bot.retriever.warm()
     if args.command == "ask":
         return _ask(bot, args, sys.stdin, sys.stdout)

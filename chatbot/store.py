@@ -76,10 +76,11 @@ class Pointer:
     chunks: int
     articles: int
     created: str
+    chunker: str = ""  # how the chunks were cut (ingest.chunk.chunker_signature)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Pointer:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 @dataclass
@@ -163,6 +164,17 @@ class LocalBackend:
                 f"The index at {self.root} points to version {pointer.version}, which is "
                 f"missing or incomplete. Rebuild it: python -m ingest --rebuild --store {self.root}"
             )
+        database = self.versions_dir / pointer.version / "chroma.sqlite3"
+        try:
+            with database.open("rb") as handle:
+                header = handle.read(16)
+        except OSError:
+            header = b""
+        if header != b"SQLite format 3\x00":  # cheap check: status must see it too
+            raise IndexCorrupt(
+                f"The database of index version {pointer.version} ({database}) is missing or "
+                f"damaged. Rebuild it: python -m ingest --rebuild --store {self.root}"
+            )
         return pointer
 
     def write_pointer(self, pointer: Pointer) -> None:
@@ -208,11 +220,25 @@ class LocalBackend:
 
     def open_version(self, version: str) -> Any:
         try:
-            return self._client(version).get_collection(CHUNKS)
+            collection = self._client(version).get_collection(CHUNKS)
         except Exception as exc:  # chromadb raises several types for a damaged directory
             raise IndexCorrupt(
                 f"Cannot open index version {version} in {self.root}: {exc}. "
                 f"Rebuild it: python -m ingest --rebuild --store {self.root}"
+            ) from exc
+        return _Guarded(lambda fn, *a, **kw: self._read(version, fn, *a, **kw), collection)
+
+    def _read(self, version: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        # A version damaged under a running reader (files deleted or overwritten) fails
+        # here, after it was opened; say so with the way out, not as an internal error.
+        from chromadb.errors import InternalError, NotFoundError
+
+        try:
+            return fn(*args, **kwargs)
+        except (InternalError, NotFoundError) as exc:
+            raise IndexCorrupt(
+                f"Cannot read index version {version} in {self.root}: {exc}. If this "
+                f"persists, rebuild it: python -m ingest --rebuild --store {self.root}"
             ) from exc
 
     def finish_version(self, version: str, manifest: Manifest) -> None:
@@ -303,7 +329,8 @@ class ServerBackend:
             return Pointer.from_dict(json.loads(text))
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(
-                f"The index pointer on the {self.description} is unreadable"
+                f"The index pointer on the {self.description} is unreadable. "
+                "Rebuild it: python -m ingest --rebuild --chroma-url URL"
             ) from exc
 
     def write_pointer(self, pointer: Pointer) -> None:
@@ -348,11 +375,12 @@ class ServerBackend:
                     metadatas=got["metadatas"],
                 )
                 offset += len(got["ids"])
-        return collection
+        return _Guarded(self._call, collection)
 
     def open_version(self, version: str) -> Any:
         try:
-            return self._call(self.client.get_collection, f"{CHUNKS}_{version}")
+            collection = self._call(self.client.get_collection, f"{CHUNKS}_{version}")
+            return _Guarded(self._call, collection)
         except StoreUnavailable:
             raise
         except Exception as exc:
@@ -368,7 +396,10 @@ class ServerBackend:
     def read_manifest(self, version: str) -> Manifest:
         text = self._get_doc(f"manifest:{version}")
         if text is None:
-            raise IndexCorrupt(f"The manifest of index version {version} is missing")
+            raise IndexCorrupt(
+                f"The manifest of index version {version} is missing on the {self.description}. "
+                "Rebuild it: python -m ingest --rebuild --chroma-url URL"
+            )
         return Manifest.from_json(text)
 
     def delete_version(self, version: str) -> None:
@@ -379,6 +410,22 @@ class ServerBackend:
         except Exception:
             log.debug("collection for %s already gone", version)
         self._call(self._meta().delete, ids=[f"manifest:{version}", f"complete:{version}"])
+
+
+class _Guarded:
+    """A collection whose method calls go through ``call``, which turns a gone server
+    (StoreUnavailable) or a damaged version (IndexCorrupt) into a StoreError. Readers
+    keep the collection in their snapshot for as long as the version is served."""
+
+    def __init__(self, call: Any, collection: Any) -> None:
+        self._guard = call
+        self._collection = collection
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+        return lambda *args, **kwargs: self._guard(attr, *args, **kwargs)
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -466,7 +513,15 @@ class IndexReader:
 
     def _load(self, pointer: Pointer) -> Snapshot:
         collection = self.backend.open_version(pointer.version)
-        got = collection.get(include=["documents", "metadatas"])
+        try:
+            got = collection.get(include=["documents", "metadatas"])
+        except StoreError:
+            raise
+        except Exception as exc:  # a damaged database can open and fail on the first read
+            raise IndexCorrupt(
+                f"Cannot read index version {pointer.version} at {self.backend.description}: "
+                f"{exc}. Rebuild it: python -m ingest --rebuild"
+            ) from exc
         return Snapshot(
             pointer=pointer,
             collection=collection,

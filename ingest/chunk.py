@@ -18,6 +18,16 @@ log = logging.getLogger(__name__)
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+# Bump when chunk boundaries or texts change for the same input: an index built by
+# another chunker version is re-chunked on the next sync (vectors of identical chunk
+# texts are reused).
+CHUNKER_VERSION = 2
+
+
+def chunker_signature(max_tokens: int, target_tokens: int) -> str:
+    return f"v{CHUNKER_VERSION}/max{max_tokens}/target{target_tokens}"
+
+
 # A list item: "- ", "* ", "• " or "1. " at the start of a line.
 BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 

@@ -33,7 +33,7 @@ from chatbot.store import (
     make_backend,
     next_version_name,
 )
-from ingest.chunk import chunk_article
+from ingest.chunk import chunk_article, chunker_signature
 from ingest.load import SIDECAR_SUFFIX, discover, load_article
 from ingest.models import Article, Chunk, LoadError
 
@@ -52,6 +52,7 @@ class SyncReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)
+    rechunked: list[str] = field(default_factory=list)  # same file, new chunker settings
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -66,7 +67,7 @@ class SyncReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.renamed or self.removed)
+        return bool(self.added or self.updated or self.renamed or self.removed or self.rechunked)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +87,7 @@ class SyncReport:
             f"  added      {len(self.added)}",
             f"  updated    {len(self.updated)}",
             f"  renamed    {len(self.renamed)}",
+            f"  rechunked  {len(self.rechunked)}",
             f"  removed    {len(self.removed)}",
             f"  unchanged  {len(self.unchanged)}",
             f"  failed     {len(self.failed)}",
@@ -264,11 +266,16 @@ def _sync_locked(
     gone = [s for s in old.articles if s not in paths_by_source and _in_scope(s, root, resolved)]
     gone_by_hash = {old.articles[s]["content_hash"]: s for s in gone}
 
+    chunker = chunker_signature(settings.chunk_max_tokens, settings.chunk_target_tokens)
+    previous_chunker = pointer.chunker if pointer is not None else chunker
+    rechunk = previous_chunker != chunker
+    if rechunk:
+        log.info("index chunked as %r, now %r: re-chunking all", previous_chunker, chunker)
     count_tokens = None
     loaded: dict[str, tuple[Article, list[Chunk]]] = {}
     for source, digest in hashes.items():
         previous = old.articles.get(source)
-        if previous is not None and previous["content_hash"] == digest:
+        if previous is not None and previous["content_hash"] == digest and not rechunk:
             report.unchanged.append(source)
             continue
         try:
@@ -310,6 +317,9 @@ def _sync_locked(
     for source, (article, chunks) in loaded.items():
         if source in renamed_from:
             report.renamed.append((renamed_from[source], source))
+        elif source in old.articles and old.articles[source]["content_hash"] == hashes[source]:
+            report.rechunked.append(source)
+            stale_ids.extend(old.articles[source]["chunk_ids"])
         elif source in old.articles:
             report.updated.append(source)
             stale_ids.extend(old.articles[source]["chunk_ids"])
@@ -348,6 +358,7 @@ def _sync_locked(
                 chunks=report.chunks,
                 articles=len(new.articles),
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
+                chunker=chunker,
             )
         )
     except BaseException:

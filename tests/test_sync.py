@@ -329,3 +329,18 @@ def test_cli_reports_and_exit_codes(settings: Settings, seeded: Path, tmp_path: 
     )
     assert again.returncode == 0, again.stderr
     assert "unchanged  2" in again.stdout
+
+
+def test_new_chunk_settings_rechunk_everything_reusing_vectors(
+    settings: Settings, make_settings: Any, seeded: Path, encoder: Any
+) -> None:
+    first = sync(settings, encoder=encoder)
+    assert sync(settings, encoder=encoder).rechunked == []
+    smaller = make_settings(chunk_target_tokens=120)
+    report = sync(smaller, encoder=encoder)
+    assert sorted(report.rechunked) == sorted(first.added)
+    assert report.chunks > first.chunks  # smaller chunks, more of them
+    texts, _ = all_chunks(smaller, encoder)
+    assert len(texts) == report.chunks
+    assert max(load_token_counter(smaller)(texts)) <= 256
+    assert not sync(smaller, encoder=encoder).changed  # and then it is stable again
