@@ -67,7 +67,9 @@ class Settings(BaseSettings):
         default=None, description="exported ONNX models; defaults to STATE_DIR/models"
     )
     encoder: Encoder = "onnx-int8"
-    onnx_quantization: Literal["avx512_vnni", "avx512", "avx2", "arm64"] = "avx512_vnni"
+    onnx_quantization: Literal["auto", "avx512_vnni", "avx512", "avx2", "arm64"] = Field(
+        default="auto", description="int8 kernels to quantize for; auto = what this CPU has"
+    )
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     torch_threads: int = Field(default=0, ge=0, description="0 = library default")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -36,10 +37,33 @@ def _offline_env() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def cpu_quantization_config(cpuinfo: str | None = None) -> str:
+    """The int8 kernel family this CPU runs fastest: VNNI, AVX-512, AVX2 or ARM64."""
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return "arm64"
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            cpuinfo = ""
+    flags = set(cpuinfo.split())
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    if "avx512f" in flags and "avx512bw" in flags:
+        return "avx512"
+    return "avx2"
+
+
+def quantization(settings: Settings) -> str:
+    if settings.onnx_quantization == "auto":
+        return cpu_quantization_config()
+    return settings.onnx_quantization
+
+
 def encoder_identity(settings: Settings) -> str:
     """Name of the encoder the settings select, without loading it."""
     if settings.encoder == "onnx-int8":
-        return f"{MODEL_NAME}:onnx-int8-{settings.onnx_quantization}"
+        return f"{MODEL_NAME}:onnx-int8-{quantization(settings)}"
     return f"{MODEL_NAME}:torch-fp32"
 
 
@@ -118,27 +142,43 @@ def _onnx_model_dir(settings: Settings) -> tuple[Path, str]:
     """Export (once) and cache the int8-quantized ONNX model in the state directory."""
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
 
+    config = quantization(settings)
     source = settings.resolved_model_path
     weights = source / "model.safetensors"
     size = weights.stat().st_size if weights.exists() else 0
-    target = settings.models_dir / f"{MODEL_NAME}-{size}"
-    file_name = f"onnx/model_qint8_{settings.onnx_quantization}.onnx"
-    if (target / file_name).exists():
-        return target, file_name
+    target = settings.models_dir / f"{MODEL_NAME}-{size}-int8-{config}"
+
+    def exported() -> Path | None:
+        # e.g. onnx/model_qint8_avx512_vnni.onnx, onnx/model_quint8_avx2.onnx
+        found = sorted((target / "onnx").glob(f"model_*int8_{config}.onnx"))
+        return found[0] if found else None
+
+    if (done := exported()) is not None:
+        return target, done.relative_to(target).as_posix()
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(settings.models_dir / ".export.lock")):
-        if (target / file_name).exists():  # another process finished it meanwhile
-            return target, file_name
-        started = time.perf_counter()
-        staging = target.with_name(target.name + f".tmp{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging)
-        fp32 = SentenceTransformer(str(staging), backend="onnx", device="cpu")
-        export_dynamic_quantized_onnx_model(fp32, settings.onnx_quantization, str(staging))
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-        log.info("exported int8 ONNX encoder to %s in %.1fs", target, time.perf_counter() - started)
-    return target, file_name
+        if (done := exported()) is None:  # another process may have finished it meanwhile
+            started = time.perf_counter()
+            staging = target.with_name(target.name + f".tmp{os.getpid()}")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(source, staging)
+            quiet = logging.getLogger("sentence_transformers")
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)  # "No 'model.onnx' found... Exporting": expected
+            try:
+                fp32 = SentenceTransformer(str(staging), backend="onnx", device="cpu")
+                export_dynamic_quantized_onnx_model(fp32, config, str(staging))
+            finally:
+                quiet.setLevel(level)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+            log.info(
+                "exported int8 ONNX encoder (%s) in %.1fs", config, time.perf_counter() - started
+            )
+            done = exported()
+    if done is None:
+        raise RuntimeError(f"the ONNX export left no model_*int8_{config}.onnx in {target}")
+    return target, done.relative_to(target).as_posix()
 
 
 def load_encoder(settings: Settings) -> Encoder:

@@ -491,8 +491,9 @@ class IndexReader:
             if pointer.encoder != self.encoder_identity:
                 raise EncoderMismatch(
                     f"The index was built with the encoder {pointer.encoder!r} but this "
-                    f"process uses {self.encoder_identity!r}. Set CHATBOT_ENCODER to match, "
-                    "or rebuild the index: python -m ingest --rebuild"
+                    f"process uses {self.encoder_identity!r}. Set CHATBOT_ENCODER (and "
+                    "CHATBOT_ONNX_QUANTIZATION) to match, or rebuild the index: "
+                    "python -m ingest --rebuild"
                 )
             if self._snapshot is not None and self._snapshot.version == pointer.version:
                 self._token = token

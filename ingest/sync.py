@@ -232,7 +232,8 @@ def _sync_locked(
     if pointer is not None and pointer.encoder != identity and not report.rebuild:
         raise EncoderMismatch(
             f"The index was built with {pointer.encoder!r}; these settings use {identity!r}. "
-            "Rebuild it with --rebuild, or set CHATBOT_ENCODER to match."
+            "Rebuild it with --rebuild, or set CHATBOT_ENCODER (and CHATBOT_ONNX_QUANTIZATION) "
+            "to match."
         )
     old = Manifest()
     if pointer is not None and not report.rebuild:
