@@ -512,10 +512,23 @@ class IndexReader:
                 self.backend.release(previous.version)
             return snap
 
-    def _load(self, pointer: Pointer) -> Snapshot:
+    def _load(self, pointer: Pointer, page: int = 5000) -> Snapshot:
+        """Every chunk's text and metadata, read in pages: one ``get()`` of a large
+        collection exceeds SQLite's limit on query variables inside Chroma."""
         collection = self.backend.open_version(pointer.version)
+        ids: list[str] = []
+        texts: list[str] = []
+        metadatas: list[dict[str, Any]] = []
         try:
-            got = collection.get(include=["documents", "metadatas"])
+            while True:
+                got = collection.get(
+                    include=["documents", "metadatas"], limit=page, offset=len(ids)
+                )
+                ids.extend(got["ids"])
+                texts.extend(got["documents"] or [])
+                metadatas.extend(dict(m or {}) for m in (got["metadatas"] or []))
+                if len(got["ids"]) < page:
+                    break
         except StoreError:
             raise
         except Exception as exc:  # a damaged database can open and fail on the first read
@@ -524,9 +537,5 @@ class IndexReader:
                 f"{exc}. Rebuild it: python -m ingest --rebuild"
             ) from exc
         return Snapshot(
-            pointer=pointer,
-            collection=collection,
-            ids=list(got["ids"]),
-            texts=list(got["documents"] or []),
-            metadatas=[dict(m or {}) for m in (got["metadatas"] or [])],
+            pointer=pointer, collection=collection, ids=ids, texts=texts, metadatas=metadatas
         )

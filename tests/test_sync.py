@@ -344,3 +344,18 @@ def test_new_chunk_settings_rechunk_everything_reusing_vectors(
     assert len(texts) == report.chunks
     assert max(load_token_counter(smaller)(texts)) <= 256
     assert not sync(smaller, encoder=encoder).changed  # and then it is stable again
+
+
+def test_reader_pages_through_large_versions(
+    settings: Settings, seeded: Path, encoder: Any
+) -> None:
+    """One get() of a big collection exceeds SQLite's variable limit inside Chroma."""
+    report = sync(settings, encoder=encoder)
+    reader = reader_for(settings, encoder)
+    pointer = LocalBackend(settings.index_dir).read_pointer()
+    assert pointer is not None
+    snap = reader._load(pointer, page=7)  # 20 chunks: three pages
+    assert len(snap.ids) == len(set(snap.ids)) == report.chunks
+    assert [m["body"] in t for m, t in zip(snap.metadatas, snap.texts, strict=True)] == [
+        True
+    ] * len(snap.ids)

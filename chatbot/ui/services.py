@@ -44,7 +44,7 @@ def _settings_key(settings: Settings) -> str:
     return hashlib.sha256(settings.model_dump_json().encode()).hexdigest()
 
 
-@st.cache_resource(show_spinner="Loading the language model…", max_entries=4)
+@st.cache_resource(show_spinner="Loading the search model…", max_entries=4)
 def _cached_encoder(key: str, _settings: Settings) -> Any:
     from chatbot.embed import load_encoder
 
