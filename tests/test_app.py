@@ -232,6 +232,15 @@ def test_chat_without_an_index_explains_how_to_build_it(settings: Settings) -> N
     assert not at.exception
 
 
+def test_chat_with_a_damaged_index_explains_how_to_rebuild(index: Settings) -> None:
+    (index.index_dir / "CURRENT.json").write_text("{not json", encoding="utf-8")
+    at = _app().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "python -m ingest --rebuild" in errors
+    assert "Traceback" not in errors
+
+
 def test_user_text_is_not_rendered_as_markdown(index: Settings) -> None:
     at = _app()
     question = "What is a muscle spasm? <b>bold</b> [x](javascript:alert(1)) **hi**"

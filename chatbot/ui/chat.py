@@ -20,7 +20,7 @@ from chatbot.chain import INTERNAL_ERROR, Chatbot
 from chatbot.config import Settings
 from chatbot.feedback import Feedback, new_id, rating_from_thumbs
 from chatbot.reply import Reply
-from chatbot.store import IndexMissing, StoreError
+from chatbot.store import EncoderMismatch, IndexCorrupt, IndexMissing, StoreError
 from chatbot.ui import render, services
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,12 @@ def _index_problem(exc: Exception) -> None:
             "The assistant is not ready yet: its library of health articles has not been "
             "indexed. An administrator can build it by running `python -m ingest` in the "
             "project folder (or use the Content page), then reload this page."
+        )
+    elif isinstance(exc, IndexCorrupt | EncoderMismatch):
+        st.error(
+            "The assistant is unavailable right now: its index of health articles is "
+            "damaged or was built differently. An administrator can rebuild it by running "
+            "`python -m ingest --rebuild` in the project folder, then reload this page."
         )
     else:
         st.error(
