@@ -87,11 +87,11 @@ class Settings(BaseSettings):
     fusion: Literal["score", "rrf"] = "score"
     dense_weight: float = Field(default=1.0, ge=0)
     bm25_weight: float = Field(
-        default=0.1, ge=0, description="chosen by scripts/bench_retrieval.py"
+        default=0.2, ge=0, description="chosen by scripts/bench_retrieval.py"
     )
     rrf_k: int = Field(default=60, ge=1)
     section_boost: float = Field(
-        default=0.15,
+        default=0.2,
         ge=0,
         description="added when a hit's section is what the question asks about; "
         "chosen by scripts/bench_retrieval.py",
