@@ -72,3 +72,18 @@ def seeded(articles_dir: Path) -> Path:
     for path in SEEDS.iterdir():
         shutil.copy2(path, articles_dir / path.name)
     return articles_dir
+
+
+@pytest.fixture(scope="session")
+def seed_store(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> Path:
+    """One real index of the two seed articles for the whole session. Read-only: tests
+    that change an index build their own."""
+    from ingest.sync import sync
+
+    root = tmp_path_factory.mktemp("seed-index")
+    (root / "data" / "articles").mkdir(parents=True)
+    for path in SEEDS.iterdir():
+        (root / "data" / "articles" / path.name).write_bytes(path.read_bytes())
+    settings = Settings(data_dir=root / "data", state_dir=root / "state")
+    assert sync(settings, encoder=encoder).ok
+    return settings.index_dir

@@ -373,11 +373,22 @@ def test_staff_runs_the_evaluation(staff: AppTest, index: Settings) -> None:
 
 def test_staff_reviews_feedback(staff: AppTest, index: Settings) -> None:
     store = FeedbackStore(index.feedback_db)
-    bad = Feedback(id=new_id(), question="Is it bad?", reply="No idea.", kind="no_answer",
-                   rating="down", comment="useless")
-    good = Feedback(id=new_id(), question="What is a cramp?", reply="A cramp is [1].",
-                    kind="answer", rating="up",
-                    citations=[{"n": 1, "title": "Understanding Muscle Spasms"}])
+    bad = Feedback(
+        id=new_id(),
+        question="Is it bad?",
+        reply="No idea.",
+        kind="no_answer",
+        rating="down",
+        comment="useless",
+    )
+    good = Feedback(
+        id=new_id(),
+        question="What is a cramp?",
+        reply="A cramp is [1].",
+        kind="answer",
+        rating="up",
+        citations=[{"n": 1, "title": "Understanding Muscle Spasms"}],
+    )
     store.save(bad)
     store.save(good)
     at = staff.run()
@@ -413,8 +424,9 @@ def _manifest(settings: Settings) -> dict[str, Any]:
 
 
 def test_content_lists_the_indexed_articles(editor: AppTest) -> None:
-    table = _frame_with(editor, "title", "publisher", "last updated", "review status",
-                        "chunks", "last ingested")
+    table = _frame_with(
+        editor, "title", "publisher", "last updated", "review status", "chunks", "last ingested"
+    )
     assert set(table["title"]) == {"What are muscle spasms?", "Understanding Muscle Spasms"}
     assert set(table["publisher"]) == {"Truemeds", "Dr.Oracle"}
     assert (table["chunks"] > 0).all()
@@ -423,9 +435,7 @@ def test_content_lists_the_indexed_articles(editor: AppTest) -> None:
 
 def test_content_upload_reingest_and_remove(editor: AppTest, index: Settings) -> None:
     at = editor
-    at.file_uploader(key="upload_0").set_value(
-        [("heat-cramps.md", HEAT_MD, "text/markdown")]
-    ).run()
+    at.file_uploader(key="upload_0").set_value([("heat-cramps.md", HEAT_MD, "text/markdown")]).run()
     at.button(key="upload_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert (index.articles_dir / "heat-cramps.md").read_bytes() == HEAT_MD
@@ -471,8 +481,18 @@ def test_content_reingest_while_another_ingest_runs(editor: AppTest, index: Sett
 
 def test_save_upload_refuses_unsafe_names(settings: Settings) -> None:
     root = settings.articles_dir
-    for name in ("../evil.md", "..", "sub/evil.md", "a\\b.md", ".hidden.md", "evil.exe",
-                 "noext", "", "evil.md\0.txt", ".meta.yaml"):
+    for name in (
+        "../evil.md",
+        "..",
+        "sub/evil.md",
+        "a\\b.md",
+        ".hidden.md",
+        "evil.exe",
+        "noext",
+        "",
+        "evil.md\0.txt",
+        ".meta.yaml",
+    ):
         result = content.save_upload(root, name, b"text")
         assert not result.ok, name
         assert "refused" in result.message

@@ -94,12 +94,21 @@ def test_chat_in_a_real_browser(
     assert "CHATBOT_MODEL_CACHE_DIR" in env
     log = tmp_path / "streamlit.log"
     command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "app.py"),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     with log.open("wb") as out:
         server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=out)

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +16,11 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from chatbot.chain import Chatbot, build_chatbot
-from chatbot.config import Settings, get_settings
-from chatbot.reply import Reply
-from ingest.sync import sync
+from chatbot.config import get_settings
+from tests.invariants import assert_well_formed
 
 REPO = Path(__file__).resolve().parent.parent
 CITE = re.compile(r"\[(\d+)\]")
-
-
-@pytest.fixture(scope="module")
-def seed_store(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> Iterator[Path]:
-    """One real index of the two seed articles, shared read-only by this module's tests."""
-    root = tmp_path_factory.mktemp("seed-index")
-    data = root / "data"
-    (data / "articles").mkdir(parents=True)
-    for path in (REPO / "data" / "articles").iterdir():
-        (data / "articles" / path.name).write_bytes(path.read_bytes())
-    settings = Settings(data_dir=data, state_dir=root / "state")
-    report = sync(settings, encoder=encoder)
-    assert report.ok
-    yield settings.index_dir
 
 
 @pytest.fixture
@@ -51,20 +35,6 @@ def make_bot(seed_store: Path, encoder: Any) -> Any:
 @pytest.fixture
 def bot(make_bot: Any) -> Chatbot:
     return make_bot()
-
-
-def assert_well_formed(reply: Reply) -> None:
-    """The invariants of every reply."""
-    assert reply.kind in {"answer", "no_answer", "emergency", "error"}
-    assert reply.answer.endswith(reply.disclaimer)
-    assert reply.answer.count(reply.disclaimer) == 1
-    body = reply.answer[: -len(reply.disclaimer)]
-    used = [int(n) for n in CITE.findall(body)]
-    numbers = [c.n for c in reply.citations]
-    assert numbers == list(range(1, len(numbers) + 1))
-    assert set(used) == set(numbers)  # every [n] resolves, every citation is used
-    if reply.kind != "answer":
-        assert reply.citations == []
 
 
 # --- conversations ----------------------------------------------------------------------

@@ -116,8 +116,8 @@ def test_csv_export(store: FeedbackStore) -> None:
     assert row["rating"] == "down"
     assert row["kind"] == "answer"
     # Spreadsheet formulas from patients are defused, the text otherwise kept.
-    assert row["question"] == "'=HYPERLINK(\"http://x\")"
-    assert row["comment"] == "'@bad, \"quoted\""
+    assert row["question"] == '\'=HYPERLINK("http://x")'
+    assert row["comment"] == '\'@bad, "quoted"'
     assert "[1] Understanding Muscle Spasms — Dr.Oracle (Overview)" in row["sources"]
     assert json.loads(row["citations_json"])[0]["n"] == 1
     assert "id" not in row  # nothing that could link rows together

@@ -12,7 +12,6 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,39 +22,16 @@ from langchain_core.messages import AIMessage
 from chatbot import __main__ as chatbot_cli
 from chatbot.chain import EMPTY, Chatbot, build_chatbot
 from chatbot.config import Settings, get_settings
-from chatbot.reply import Reply
 from ingest.sync import sync
+from tests.invariants import assert_well_formed
 
 REPO = Path(__file__).resolve().parent.parent
 CITE = re.compile(r"\[(\d+)\]")
 
 
-@pytest.fixture(scope="module")
-def seed_store(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("hostile-seeds")
-    (root / "data" / "articles").mkdir(parents=True)
-    for path in (REPO / "data" / "articles").iterdir():
-        (root / "data" / "articles" / path.name).write_bytes(path.read_bytes())
-    settings = Settings(data_dir=root / "data", state_dir=root / "state")
-    assert sync(settings, encoder=encoder).ok
-    yield settings.index_dir
-
-
 @pytest.fixture
 def bot(seed_store: Path, encoder: Any) -> Chatbot:
     return build_chatbot(get_settings(store_dir=seed_store), encoder=encoder)
-
-
-def assert_well_formed(reply: Reply) -> None:
-    assert reply.kind in {"answer", "no_answer", "emergency", "error"}
-    assert reply.answer.endswith(reply.disclaimer)
-    assert reply.answer.count(reply.disclaimer) == 1
-    body = reply.answer[: -len(reply.disclaimer)]
-    numbers = [c.n for c in reply.citations]
-    assert numbers == list(range(1, len(numbers) + 1))
-    assert {int(n) for n in CITE.findall(body)} == set(numbers)
-    if reply.kind != "answer":
-        assert reply.citations == []
 
 
 # --- hostile questions ----------------------------------------------------------------------

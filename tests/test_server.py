@@ -21,10 +21,10 @@ import pytest
 from chatbot.chain import build_chatbot
 from chatbot.config import Settings
 from chatbot.evaluate import load_sets, run_eval
-from chatbot.reply import Reply
 from chatbot.store import IndexReader, ServerBackend
 from ingest.sync import sync
 from scripts.load_test import ChromaServer
+from tests.invariants import assert_well_formed
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_FILES = ["000_5778768f5da2c27f.txt", "001_fd95c578ff9ff21f.txt"]
@@ -46,16 +46,6 @@ def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
 @pytest.fixture
 def chroma_url(chroma_server: ChromaServer) -> str:
     return chroma_server.url
-
-
-def assert_well_formed(reply: Reply) -> None:
-    assert reply.kind in {"answer", "no_answer", "emergency", "error"}
-    assert reply.answer.endswith(reply.disclaimer)
-    assert reply.answer.count(reply.disclaimer) == 1
-    body = reply.answer[: -len(reply.disclaimer)]
-    numbers = [c.n for c in reply.citations]
-    assert numbers == list(range(1, len(numbers) + 1))
-    assert {int(n) for n in CITE.findall(body)} == set(numbers)
 
 
 def test_ingest_resync_and_chat_against_a_server(
