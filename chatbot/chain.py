@@ -36,7 +36,7 @@ from chatbot.answer import (
     strip_source_markers,
 )
 from chatbot.config import Settings
-from chatbot.rephrase import rewrite, subject_words
+from chatbot.rephrase import Rewrite, rewrite, subject_words
 from chatbot.reply import Citation, Reply, RetrievedChunk
 from chatbot.retrieve import Hit, HybridRetriever, tokenize
 from chatbot.store import StoreError, StoreUnavailable
@@ -72,6 +72,13 @@ class Session:
 def clean_question(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def standalone(question: str, topic: str) -> Rewrite:
+    """The question as searched: instructions to the assistant out, typos fixed, a
+    follow-up completed with the conversation's topic."""
+    asked = safety.strip_instructions(question) or question
+    return rewrite(safety.fix_typos(asked), topic)
 
 
 REPHRASE_PROMPT = (
@@ -124,9 +131,7 @@ def build_chain(
         started = time.perf_counter()
         history: list[Turn] = state["history"]
         topic = history[-1].topic if history else ""
-        asked = safety.strip_instructions(state["question"]) or state["question"]
-        heuristic = rewrite(safety.fix_typos(asked), topic)
-        state["topic"] = heuristic.topic
+        heuristic = standalone(state["question"], topic)
         state["query"] = heuristic.query
         if llm is not None and history and heuristic.follow_up:
             try:
@@ -181,7 +186,6 @@ def build_chain(
         reply.sentences = [strip_source_markers(s) for s in sentences]
         reply.retrieved = [_inspect(h) for h in hits]
         state["timings"]["answer_ms"] = _ms(started)
-        state["topic_out"] = state.get("topic", "")
         return _timed(reply, state)
 
     grounded = (
@@ -207,9 +211,10 @@ def supported_hits(query: str, hits: list[Hit], settings: Settings) -> list[Hit]
     subject = set(tokenize([" ".join(subject_words(query))])[0])
     kept = []
     for hit in hits:
-        if hit.dense >= settings.confident_relevance or (hit.dense >= settings.min_relevance and (
-            not subject or subject & set(tokenize([hit.text])[0])
-        )):
+        if hit.dense >= settings.confident_relevance or (
+            hit.dense >= settings.min_relevance
+            and (not subject or subject & set(tokenize([hit.text])[0]))
+        ):
             kept.append(hit)
     return kept
 
@@ -347,7 +352,7 @@ class Chatbot:
                         question=clean_question(question),
                         query=reply.query,
                         kind=reply.kind,
-                        topic=rewrite(safety.fix_typos(clean_question(question)), topic).topic,
+                        topic=standalone(clean_question(question), topic).topic,
                     )
                 )
             return reply

@@ -178,7 +178,6 @@ def _bm25_for(snapshot: Snapshot) -> BM25Index:
                 started = time.perf_counter()
                 index = BM25Index(snapshot.texts)
                 snapshot.cache["bm25"] = index
-                snapshot.cache["position"] = {cid: i for i, cid in enumerate(snapshot.ids)}
                 log.info(
                     "BM25 over %d chunks built in %.0f ms",
                     len(snapshot.texts),
@@ -243,7 +242,7 @@ class HybridRetriever:
 
         clock = time.perf_counter()
         hits: dict[str, Hit] = {}
-        position = snapshot.cache.get("position") or {cid: i for i, cid in enumerate(snapshot.ids)}
+        position = snapshot.position
         if wd > 0:
             for rank, cid in enumerate(dense_ids, start=1):
                 hits[cid] = self._hit(snapshot, position, cid)

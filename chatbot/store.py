@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -462,6 +463,11 @@ class Snapshot:
     @property
     def version(self) -> str:
         return self.pointer.version
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Chunk id -> index into ``ids``/``texts``/``metadatas``."""
+        return {cid: i for i, cid in enumerate(self.ids)}
 
 
 class IndexReader:

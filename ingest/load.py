@@ -74,6 +74,17 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
+def content_hash(raw: bytes, sidecar_raw: bytes | None) -> str:
+    """sha256 of a source file's bytes plus its sidecar's, so metadata edits count."""
+    return hashlib.sha256(raw + (sidecar_raw or b"")).hexdigest()
+
+
+def source_hash(path: Path) -> str:
+    """:func:`content_hash` of a file on disk, without loading the article."""
+    sidecar = sidecar_path(path)
+    return content_hash(path.read_bytes(), sidecar.read_bytes() if sidecar.exists() else None)
+
+
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     """Article files under ``paths`` (files or directories, recursive), sorted.
 
@@ -703,7 +714,7 @@ def load_article(path: Path, root: Path, max_bytes: int) -> Article:
     if not raw.strip():
         raise LoadError("file is empty")
 
-    sidecar_raw = b""
+    sidecar_raw: bytes | None = None
     sidecar: dict[str, str] = {}
     side = sidecar_path(path)
     if side.is_file():
@@ -752,7 +763,7 @@ def load_article(path: Path, root: Path, max_bytes: int) -> Article:
         review_status=pick("review_status"),
         sections=sections,
         references=parsed.references,
-        content_hash=hashlib.sha256(raw + sidecar_raw).hexdigest(),
+        content_hash=content_hash(raw, sidecar_raw),
     )
     logger.debug(
         "loaded %s: %d sections, %d references",

@@ -9,7 +9,6 @@ the whole new version is written; see :mod:`chatbot.store`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -34,7 +33,7 @@ from chatbot.store import (
     next_version_name,
 )
 from ingest.chunk import chunk_article, chunker_signature
-from ingest.load import SIDECAR_SUFFIX, discover, load_article
+from ingest.load import discover, load_article, source_hash
 from ingest.models import Article, Chunk, LoadError
 
 log = logging.getLogger(__name__)
@@ -104,20 +103,6 @@ class SyncReport:
         lines.extend(f"  repaired: {item}" for item in self.repaired)
         lines.extend(f"  FAILED: {path}: {reason}" for path, reason in self.failed)
         return "\n".join(lines)
-
-
-def source_hash(path: Path) -> str:
-    """sha256 of a source file's bytes plus its sidecar's, so metadata edits count."""
-    digest = hashlib.sha256(path.read_bytes())
-    sidecar = sidecar_path(path)
-    if sidecar.exists():
-        digest.update(b"\0sidecar\0")
-        digest.update(sidecar.read_bytes())
-    return digest.hexdigest()
-
-
-def sidecar_path(path: Path) -> Path:
-    return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
 def relative_source(path: Path, root: Path) -> str:
