@@ -1,4 +1,5 @@
-"""The invariants every reply keeps, whatever was asked (shared by the test modules)."""
+"""Expectations shared by the test modules: the invariants every reply keeps, whatever
+was asked, and the seed captures' site chrome that must never reach an answer."""
 
 from __future__ import annotations
 
@@ -21,3 +22,38 @@ def assert_well_formed(reply: Reply) -> None:
     assert {int(n) for n in CITE.findall(body)} == set(numbers)
     if reply.kind != "answer":
         assert reply.citations == []
+
+
+# Site chrome that must never reach an answer (section text, heading or reference).
+CHROME = (
+    "Registered Office Address",
+    "Our Payment Partners",
+    "Personalize",
+    "Which best describes you?",
+    "Article Review Status",
+    "Have a follow-up question?",
+    "The information provided in this article is for general informational purposes only",
+    "for general informational purposes only",
+    "Our healthcare experts have carefully reviewed",
+    "Professional Medical Disclaimer",
+    "This information is intended for healthcare professionals",
+    "Disclaimer",
+    "Read time",
+    "Medical Advisory Board",
+    "View editorial policy",
+    "Help us tailor your experience",
+    "Submitted",
+    "Under Review",
+    "Approved",
+    "Company",
+    "About UsHealth Article",
+    "Grievance Officer",
+    "Download Truemeds",
+    "Contact Us",
+    "Our customer representative team",
+    "v4.4.2",
+    "All rights reserved",
+    "Educational purpose only",
+    "Our Medical A.I. is used by",
+    "Last updated",
+)

@@ -20,6 +20,7 @@ from ingest.load import (
     load_article,
 )
 from ingest.models import Article, LoadError
+from tests.invariants import CHROME
 
 REPO = Path(__file__).resolve().parents[1]
 ARTICLES = REPO / "data" / "articles"
@@ -32,38 +33,6 @@ MAX = 5_000_000
 TRUEMEDS = "000_5778768f5da2c27f.txt"
 DRORACLE = "001_fd95c578ff9ff21f.txt"
 
-# Site chrome that must never reach an answer (section text, heading or reference).
-CHROME = (
-    "Registered Office Address",
-    "Our Payment Partners",
-    "Personalize",
-    "Which best describes you?",
-    "Article Review Status",
-    "Have a follow-up question?",
-    "The information provided in this article is for general informational purposes only",
-    "Our healthcare experts have carefully reviewed",
-    "Professional Medical Disclaimer",
-    "This information is intended for healthcare professionals",
-    "Disclaimer",
-    "Read time",
-    "Medical Advisory Board",
-    "View editorial policy",
-    "Help us tailor your experience",
-    "Submitted",
-    "Under Review",
-    "Approved",
-    "Company",
-    "About UsHealth Article",
-    "Grievance Officer",
-    "Download Truemeds",
-    "Contact Us",
-    "Our customer representative team",
-    "v4.4.2",
-    "All rights reserved",
-    "Educational purpose only",
-    "Our Medical A.I. is used by",
-    "Last updated",
-)
 # Dr.Oracle cites its own editors ("Dr.Oracle Medical Advisory Board & Editors, 2025") as
 # one of the article's references: that citation is kept, the badge line is not.
 CHROME_IN_REFERENCES = tuple(c for c in CHROME if c != "Medical Advisory Board")

@@ -18,19 +18,9 @@ from chatbot.config import Settings
 from chatbot.embed import load_token_counter
 from chatbot.store import EncoderMismatch, IndexReader, LocalBackend
 from ingest.sync import IngestBusy, sync
+from tests.invariants import CHROME
 
 REPO = Path(__file__).resolve().parent.parent
-CHROME = [
-    "Registered Office Address",
-    "Our Payment Partners",
-    "Personalize",
-    "Which best describes you?",
-    "Article Review Status",
-    "Have a follow-up question?",
-    "Our healthcare experts have carefully reviewed",
-    "for general informational purposes only",
-    "This information is intended for healthcare professionals",
-]
 
 NEW_ARTICLE = """---
 title: Night leg cramps
