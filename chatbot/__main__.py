@@ -68,6 +68,7 @@ def _command(args: argparse.Namespace) -> int:
         return _retrieve(bot, args, sys.stdin, sys.stdout)
     return _eval(bot, settings, args)
 
+
 def _status(settings: Settings, quiet: bool) -> int:
     from chatbot.embed import encoder_identity
     from chatbot.store import StoreError, make_backend

@@ -232,8 +232,16 @@ def _cell(value: str) -> str:
 
 
 CSV_HEADER = (
-    "created_at", "updated_at", "rating", "comment", "question", "query", "kind", "reply",
-    "sources", "citations_json",
+    "created_at",
+    "updated_at",
+    "rating",
+    "comment",
+    "question",
+    "query",
+    "kind",
+    "reply",
+    "sources",
+    "citations_json",
 )
 
 

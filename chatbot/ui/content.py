@@ -116,8 +116,7 @@ def save_upload(
             raise UploadRefused("a folder or link with that name already exists")
         if exists and not replace:
             raise UploadRefused(
-                "a file with that name already exists; tick 'Replace existing files' to "
-                "replace it"
+                "a file with that name already exists; tick 'Replace existing files' to replace it"
             )
     except UploadRefused as exc:
         return UploadResult(name=name, ok=False, message=f"{name}: refused: {exc}")
@@ -157,8 +156,14 @@ def remove_article(articles_dir: Path, source: str) -> list[Path]:
 
 def articles_frame(manifest: Manifest) -> pd.DataFrame:
     columns = [
-        "file", "title", "publisher", "last updated", "review status", "chunks",
-        "last ingested", "url",
+        "file",
+        "title",
+        "publisher",
+        "last updated",
+        "review status",
+        "chunks",
+        "last ingested",
+        "url",
     ]
     rows = [
         {
@@ -245,8 +250,7 @@ def _status(pointer: Pointer | None, manifest: Manifest) -> None:
     cols[0].metric("Articles", pointer.articles)
     cols[1].metric("Chunks", pointer.chunks)
     st.caption(
-        f"Serving index version {pointer.version}, built {pointer.created} "
-        f"with {pointer.encoder}."
+        f"Serving index version {pointer.version}, built {pointer.created} with {pointer.encoder}."
     )
 
 
@@ -354,4 +358,3 @@ def page(settings: Settings) -> None:
     _upload(settings)
     st.divider()
     _remove(settings, manifest)
-

@@ -19,7 +19,7 @@ from chatbot.reply import Citation, Reply
 # Backslash-escaping any ASCII punctuation is valid CommonMark; these are the ones that
 # mean something in Streamlit's Markdown (GFM, directives like :red[...], emoji
 # shortcodes, $math$, HTML, entities).
-_SPECIAL = set("\\`*_{}[]()#+-!|<>~$:&=^\"")
+_SPECIAL = set('\\`*_{}[]()#+-!|<>~$:&=^"')
 _CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\](?![(\[:])")
 _BULLET = re.compile(r"^\s*[-*•·]\s+(?=\S)")
 _ORDERED = re.compile(r"^(\d+)([.)])")

@@ -76,8 +76,17 @@ def retrieved_frame(reply: Reply) -> pd.DataFrame:
         for i, c in enumerate(reply.retrieved, start=1)
     ]
     columns = [
-        "rank", "dense", "bm25", "fused", "title", "section", "dense_rank", "bm25_rank",
-        "source", "chunk_id", "text",
+        "rank",
+        "dense",
+        "bm25",
+        "fused",
+        "title",
+        "section",
+        "dense_rank",
+        "bm25_rank",
+        "source",
+        "chunk_id",
+        "text",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -107,8 +116,10 @@ def _turn_details(number: int, question: str, reply: Reply) -> None:
     st.markdown("**Reply**")
     with st.container(border=True):
         render.reply(reply)
-    st.markdown("**Retrieved chunks** (dense = cosine similarity, bm25 = BM25 score, "
-                "fused = reciprocal-rank fusion)")
+    st.markdown(
+        "**Retrieved chunks** (dense = cosine similarity, bm25 = BM25 score, "
+        "fused = reciprocal-rank fusion)"
+    )
     if reply.retrieved:
         st.dataframe(
             retrieved_frame(reply),
@@ -156,9 +167,7 @@ def _inspect(bot: Any) -> None:
     st.button("Start over", key="inspect_restart", on_click=_restart, args=(bot,))
     for number in range(len(turns), 0, -1):
         question, reply = turns[number - 1]
-        with st.expander(
-            f"Turn {number}: {render.label(question)}", expanded=number == len(turns)
-        ):
+        with st.expander(f"Turn {number}: {render.label(question)}", expanded=number == len(turns)):
             _turn_details(number, question, reply)
 
 
@@ -187,8 +196,17 @@ def eval_frames(report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
             for t in report["turns"]
         ],
         columns=[
-            "passed", "conversation", "category", "turn", "question", "expected", "kind",
-            "failures", "query", "cited", "ms",
+            "passed",
+            "conversation",
+            "category",
+            "turn",
+            "question",
+            "expected",
+            "kind",
+            "failures",
+            "query",
+            "cited",
+            "ms",
         ],
     )
     categories = pd.DataFrame(
@@ -338,4 +356,3 @@ def _feedback(settings: Settings) -> None:
                 st.text(item.comment)
             st.markdown("**Sources**")
             st.text(item.sources_text() or "(none)")
-
