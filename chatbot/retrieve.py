@@ -10,12 +10,18 @@ collapsed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
+import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +32,7 @@ from pydantic import ConfigDict
 
 from chatbot.config import Settings
 from chatbot.embed import Encoder
-from chatbot.store import IndexReader, Snapshot
+from chatbot.store import IndexReader, Snapshot, Table, load_table, save_table
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +157,52 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 class BM25Index:
-    def __init__(self, texts: list[str]) -> None:
+    """bm25s over the chunk texts, positions as in the snapshot's ``texts``."""
+
+    def __init__(self, retriever: Any, size: int) -> None:
+        self.retriever = retriever
+        self.size = size
+        self.vocab: dict[str, int] = dict(getattr(retriever, "vocab_dict", None) or {})
+
+    @classmethod
+    def build(cls, texts: list[str]) -> BM25Index:
         import bm25s
 
-        self.retriever = bm25s.BM25()
-        self.size = len(texts)
+        retriever = bm25s.BM25()
         if texts:
-            self.retriever.index(tokenize(texts), show_progress=False)
-        self.vocab: dict[str, int] = dict(getattr(self.retriever, "vocab_dict", None) or {})
+            retriever.index(tokenize(texts), show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, folder: Path) -> None:
+        if self.size:  # bm25s has nothing to save for no texts; load() builds that empty
+            self.retriever.save(str(folder))
+        info = {"signature": bm25_signature(), "size": self.size}
+        (folder / BM25_INFO).write_text(json.dumps(info), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> BM25Index | None:
+        """The index :meth:`save` wrote, memory-mapped; None if it is missing, was made
+        by another tokenizer (stop words, stemmer, bm25s) or for another chunk table."""
+        import bm25s
+
+        try:
+            info = json.loads((folder / BM25_INFO).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable BM25 files in %s (%s)", folder, exc)
+            return None
+        if info.get("signature") != bm25_signature() or info.get("size") != size:
+            log.info("BM25 files in %s are for another tokenizer or table: rebuilding", folder)
+            return None
+        if size == 0:
+            return cls.build([])
+        try:
+            retriever = bm25s.BM25.load(str(folder), mmap=True)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable BM25 files in %s (%s)", folder, exc)
+            return None
+        return cls(retriever, size)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         terms = [t for t in tokenize([query])[0] if t in self.vocab]
@@ -166,6 +210,45 @@ class BM25Index:
             return []
         docs, scores = self.retriever.retrieve([terms], k=min(k, self.size), show_progress=False)
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+BM25_DIR = "bm25"
+BM25_INFO = "chatbot.json"
+BM25_TOKENIZER = 1  # bump when tokenize() changes in a way the stop words do not show
+
+
+@lru_cache(maxsize=1)
+def bm25_signature() -> str:
+    """What a saved BM25 index depends on besides the texts."""
+    import bm25s
+
+    words = hashlib.sha256("\n".join(_stopwords()).encode()).hexdigest()[:12]
+    return f"tokenizer{BM25_TOKENIZER}/stop-{words}/snowball-english/bm25s-{bm25s.__version__}"
+
+
+def reader_files_current(folder: Path, chunks: int) -> bool:
+    """Would a reader use this version's files (chunk table and BM25) as they are?"""
+    return (
+        load_table(folder, chunks) is not None
+        and BM25Index.load(folder / BM25_DIR, chunks) is not None
+    )
+
+
+def write_reader_files(folder: Path, table: Table) -> None:
+    """Save the chunk table and its BM25 index as ``folder``, atomically: a reader sees
+    the old files or the new ones, never half of them."""
+    staging = folder.parent / f".{folder.name}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        save_table(staging, table)
+        (staging / BM25_DIR).mkdir()
+        BM25Index.build(table[1]).save(staging / BM25_DIR)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _bm25_for(snapshot: Snapshot) -> BM25Index:
@@ -176,11 +259,17 @@ def _bm25_for(snapshot: Snapshot) -> BM25Index:
             index = snapshot.cache.get("bm25")
             if index is None:
                 started = time.perf_counter()
-                index = BM25Index(snapshot.texts)
+                size = len(snapshot.texts)
+                if snapshot.files is not None:
+                    index = BM25Index.load(snapshot.files / BM25_DIR, size)
+                how = "loaded"
+                if index is None:
+                    index, how = BM25Index.build(snapshot.texts), "built"
                 snapshot.cache["bm25"] = index
                 log.info(
-                    "BM25 over %d chunks built in %.0f ms",
-                    len(snapshot.texts),
+                    "BM25 over %d chunks %s in %.0f ms",
+                    size,
+                    how,
                     (time.perf_counter() - started) * 1000,
                 )
     return index

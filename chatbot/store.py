@@ -11,6 +11,9 @@ Two backends share this design:
 
 * ``LocalBackend``: one Chroma persistent directory per version under
   ``index/versions/``, the pointer in ``index/CURRENT.json`` (replaced atomically).
+  Beside each version's database, ingest writes *reader files* (``reader/``: the chunk
+  table as JSON and the BM25 index), so a new process loads a large index in well
+  under a second instead of paging every chunk out of Chroma and re-indexing it.
 * ``ServerBackend``: one collection per version on a Chroma server
   (``chromadb.HttpClient``), the pointer and manifests in a ``chatbot_meta`` collection.
 """
@@ -41,6 +44,8 @@ META = "chatbot_meta"
 POINTER = "CURRENT.json"
 MANIFEST = "manifest.json"
 COMPLETE = "COMPLETE"
+READER_DIR = "reader"  # per-version files a reader loads instead of reading all of Chroma
+TABLE = "chunks.json"
 
 
 class StoreError(Exception):
@@ -115,6 +120,7 @@ class Backend(Protocol):
     def read_manifest(self, version: str) -> Manifest: ...
     def delete_version(self, version: str) -> None: ...
     def lock_path(self) -> Path: ...
+    def reader_dir(self, version: str) -> Path | None: ...
 
 
 def _new_collection(client: Any, name: str) -> Any:
@@ -136,6 +142,9 @@ class LocalBackend:
 
     def lock_path(self) -> Path:
         return self.root / "ingest.lock"
+
+    def reader_dir(self, version: str) -> Path | None:
+        return self.versions_dir / version / READER_DIR
 
     def pointer_token(self) -> object:
         try:
@@ -215,7 +224,9 @@ class LocalBackend:
             return _new_collection(self._client(version), CHUNKS)
         # Immutable base: a file copy of its Chroma directory is consistent.
         shutil.copytree(
-            self.versions_dir / base, target, ignore=shutil.ignore_patterns(COMPLETE, MANIFEST)
+            self.versions_dir / base,
+            target,
+            ignore=shutil.ignore_patterns(COMPLETE, MANIFEST, READER_DIR),
         )
         return self._client(version).get_collection(CHUNKS)
 
@@ -309,6 +320,9 @@ class ServerBackend:
 
     def lock_path(self) -> Path:
         return self._lock_dir / "server-ingest.lock"
+
+    def reader_dir(self, version: str) -> Path | None:
+        return None  # readers may be on other hosts: they read the collection itself
 
     def pointer_token(self) -> object:
         pointer = self.read_pointer()
@@ -458,6 +472,7 @@ class Snapshot:
     ids: list[str]
     texts: list[str]
     metadatas: list[dict[str, Any]]
+    files: Path | None = None  # the version's reader files, when the table came from them
     cache: dict[str, Any] = field(default_factory=dict)  # per-version derived data (BM25...)
 
     @property
@@ -518,30 +533,74 @@ class IndexReader:
                 self.backend.release(previous.version)
             return snap
 
-    def _load(self, pointer: Pointer, page: int = 5000) -> Snapshot:
-        """Every chunk's text and metadata, read in pages: one ``get()`` of a large
-        collection exceeds SQLite's limit on query variables inside Chroma."""
+    def _load(self, pointer: Pointer) -> Snapshot:
         collection = self.backend.open_version(pointer.version)
-        ids: list[str] = []
-        texts: list[str] = []
-        metadatas: list[dict[str, Any]] = []
-        try:
-            while True:
-                got = collection.get(
-                    include=["documents", "metadatas"], limit=page, offset=len(ids)
-                )
-                ids.extend(got["ids"])
-                texts.extend(got["documents"] or [])
-                metadatas.extend(dict(m or {}) for m in (got["metadatas"] or []))
-                if len(got["ids"]) < page:
-                    break
-        except StoreError:
-            raise
-        except Exception as exc:  # a damaged database can open and fail on the first read
-            raise IndexCorrupt(
-                f"Cannot read index version {pointer.version} at {self.backend.description}: "
-                f"{exc}. Rebuild it: python -m ingest --rebuild"
-            ) from exc
+        folder = self.backend.reader_dir(pointer.version)
+        table = load_table(folder, pointer.chunks) if folder is not None else None
+        if table is None:
+            try:
+                table = read_chunks(collection)
+            except StoreError:
+                raise
+            except Exception as exc:  # a damaged database can open and fail on the first read
+                raise IndexCorrupt(
+                    f"Cannot read index version {pointer.version} at "
+                    f"{self.backend.description}: {exc}. Rebuild it: python -m ingest --rebuild"
+                ) from exc
+            folder = None
+        ids, texts, metadatas = table
         return Snapshot(
-            pointer=pointer, collection=collection, ids=ids, texts=texts, metadatas=metadatas
+            pointer=pointer,
+            collection=collection,
+            ids=ids,
+            texts=texts,
+            metadatas=metadatas,
+            files=folder,
         )
+
+
+Table = tuple[list[str], list[str], list[dict[str, Any]]]  # ids, texts, metadatas
+
+
+def read_chunks(collection: Any, page: int = 5000) -> Table:
+    """Every chunk's id, text and metadata, read in pages: one ``get()`` of a large
+    collection exceeds SQLite's limit on query variables inside Chroma."""
+    ids: list[str] = []
+    texts: list[str] = []
+    metadatas: list[dict[str, Any]] = []
+    while True:
+        got = collection.get(include=["documents", "metadatas"], limit=page, offset=len(ids))
+        ids.extend(got["ids"])
+        texts.extend(got["documents"] or [])
+        metadatas.extend(dict(m or {}) for m in (got["metadatas"] or []))
+        if len(got["ids"]) < page:
+            return ids, texts, metadatas
+
+
+def save_table(folder: Path, table: Table) -> None:
+    ids, texts, metadatas = table
+    data = {"ids": ids, "texts": texts, "metadatas": metadatas}
+    (folder / TABLE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def load_table(folder: Path, expected: int) -> Table | None:
+    """The chunk table ingest saved for a version, or None (then read Chroma instead)
+    when it is missing, unreadable or does not hold the version's ``expected`` chunks."""
+    path = folder / TABLE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        table: Table = (list(data["ids"]), list(data["texts"]), list(data["metadatas"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable chunk table %s (%s); reading the index instead", path, exc)
+        return None
+    if not len(table[0]) == len(table[1]) == len(table[2]) == expected:
+        log.warning(
+            "ignoring chunk table %s: %d chunks, the index has %d; reading the index instead",
+            path,
+            len(table[0]),
+            expected,
+        )
+        return None
+    return table

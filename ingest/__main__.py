@@ -53,5 +53,6 @@ def _ingest(args: argparse.Namespace) -> int:
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
     return 0 if report.ok else 1
 
+
 if __name__ == "__main__":
     sys.exit(main())

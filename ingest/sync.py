@@ -31,6 +31,7 @@ from chatbot.store import (
     StoreError,
     make_backend,
     next_version_name,
+    read_chunks,
 )
 from ingest.chunk import chunk_article, chunker_signature
 from ingest.load import discover, load_article, source_hash
@@ -156,6 +157,28 @@ def _gc(backend: Backend, keep: int, current: str) -> None:
     for version in complete[:-keep]:
         if version != current:
             backend.delete_version(version)
+
+
+def _ensure_reader_files(
+    backend: Backend, version: str, chunks: int, collection: Any = None
+) -> bool:
+    """Write the version's reader files (chunk table, BM25) unless they are current.
+    They are derived from the version's own collection, so they cannot disagree with it."""
+    from chatbot.retrieve import reader_files_current, write_reader_files
+
+    folder = backend.reader_dir(version)
+    if folder is None or reader_files_current(folder, chunks):
+        return False
+    started = time.perf_counter()
+    table = read_chunks(collection if collection is not None else backend.open_version(version))
+    if len(table[0]) != chunks:
+        raise IndexCorrupt(
+            f"Index version {version} holds {len(table[0])} chunks, its manifest {chunks}. "
+            "Rebuild it: python -m ingest --rebuild"
+        )
+    write_reader_files(folder, table)
+    log.info("reader files of %s written in %.1f s", version, time.perf_counter() - started)
+    return True
 
 
 def _batched(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -315,7 +338,11 @@ def _sync_locked(
 
     report.chunks = len(new.chunk_ids())
     needs_version = report.changed or (report.rebuild and pointer is not None)
-    if not needs_version or report.dry_run:
+    if report.dry_run:
+        return
+    if not needs_version:
+        if pointer is not None and _ensure_reader_files(backend, pointer.version, pointer.chunks):
+            report.repaired.append(f"wrote the reader files of version {pointer.version}")
         return
 
     version = next_version_name(backend.list_versions() + ([pointer.version] if pointer else []))
@@ -335,6 +362,7 @@ def _sync_locked(
             progress,
             show_progress,
         )
+        _ensure_reader_files(backend, version, report.chunks, collection)
         backend.finish_version(version, new)
         backend.write_pointer(
             Pointer(

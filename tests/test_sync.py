@@ -16,7 +16,7 @@ from filelock import FileLock
 
 from chatbot.config import Settings
 from chatbot.embed import load_token_counter
-from chatbot.store import EncoderMismatch, IndexReader, LocalBackend
+from chatbot.store import EncoderMismatch, IndexReader, LocalBackend, read_chunks
 from ingest.sync import IngestBusy, sync
 from tests.invariants import CHROME
 
@@ -341,11 +341,9 @@ def test_reader_pages_through_large_versions(
 ) -> None:
     """One get() of a big collection exceeds SQLite's variable limit inside Chroma."""
     report = sync(settings, encoder=encoder)
-    reader = reader_for(settings, encoder)
-    pointer = LocalBackend(settings.index_dir).read_pointer()
+    backend = LocalBackend(settings.index_dir)
+    pointer = backend.read_pointer()
     assert pointer is not None
-    snap = reader._load(pointer, page=7)  # 20 chunks: three pages
-    assert len(snap.ids) == len(set(snap.ids)) == report.chunks
-    assert [m["body"] in t for m, t in zip(snap.metadatas, snap.texts, strict=True)] == [
-        True
-    ] * len(snap.ids)
+    ids, texts, metadatas = read_chunks(backend.open_version(pointer.version), page=7)
+    assert len(ids) == len(set(ids)) == report.chunks  # 20 chunks: three pages
+    assert [m["body"] in t for m, t in zip(metadatas, texts, strict=True)] == [True] * len(ids)
