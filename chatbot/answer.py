@@ -84,6 +84,14 @@ class _Unit:
     virtual: bool = False  # a section heading standing in for a list's missing lead-in
 
 
+# A sentence that announces content after it ("provides the following list", "the table
+# below") says nothing on its own; it is kept only with the list items that follow it.
+_POINTS_ELSEWHERE = re.compile(
+    r"\b(the following|(table|list|chart|figure)s? below|(listed|shown|described) below)\b",
+    re.IGNORECASE,
+)
+
+
 @lru_cache(maxsize=4096)
 def _split(body: str) -> tuple[tuple[str, bool], ...]:
     """(text, is_bullet) units of a chunk body: list items and sentences."""
@@ -118,14 +126,14 @@ def _units(sources: list[Source]) -> list[_Unit]:
         for order, ((raw, bullet), clean, tokens) in enumerate(
             zip(pieces, texts, stems, strict=True)
         ):
-            if len(clean) < 3:
-                continue
+            if len(clean) < 3 or (not bullet and clean.endswith("?")):
+                continue  # a question (often a heading: "What causes X?") answers nothing
             unit = _Unit(
                 text=raw,
                 source=source.n,
                 order=order,
                 bullet=bullet,
-                lead_in=clean.endswith(":"),
+                lead_in=clean.endswith(":") or bool(_POINTS_ELSEWHERE.search(clean)),
                 stems=frozenset(tokens),
                 sequence=tuple(tokens),
                 context=frozenset(tokenize([str(source.hit.metadata.get("section", ""))])[0]),

@@ -1,0 +1,44 @@
+"""Unit tests of the grounded composer on hand-made hits (no index, no model)."""
+
+from __future__ import annotations
+
+from chatbot.answer import compose, enforce_citations, number_sources
+from chatbot.retrieve import Hit
+
+GARD_STYLE = (
+    "What are the signs and symptoms of Ocular albinism? "
+    "The Human Phenotype Ontology provides the following list of signs and symptoms for "
+    "Ocular albinism. If the information is available, the table below includes how often "
+    "the symptom is seen in people with this condition. "
+    "Ocular albinism reduces the colouring of the iris and causes poor vision. "
+    "People with ocular albinism often have rapid, involuntary eye movements."
+)
+LISTED = (
+    "What causes ocular albinism?\n"
+    "The following genes are involved:\n"
+    "- GPR143, on the X chromosome\n"
+    "- OCA2, in rare families"
+)
+
+
+def hit(n: int, body: str, section: str) -> Hit:
+    meta = {"title": "Ocular albinism", "section": section, "body": body, "article_id": f"A{n}"}
+    return Hit(chunk_id=f"A{n}::0", text=body, metadata=meta, dense=0.7)
+
+
+def test_questions_and_pointers_to_missing_tables_are_not_answers() -> None:
+    sources = number_sources([hit(1, GARD_STYLE, "Symptoms")])
+    draft = compose("What are the symptoms of ocular albinism?", sources)
+    text, citations = enforce_citations(draft)
+    assert "poor vision [1]" in text and "eye movements [1]" in text
+    assert "?" not in text  # the source's own question heading is not an answer
+    assert "following list" not in text and "table below" not in text
+    assert [c.n for c in citations] == [1]
+
+
+def test_a_lead_in_that_points_to_its_list_keeps_the_list() -> None:
+    sources = number_sources([hit(1, LISTED, "Causes")])
+    text, _ = enforce_citations(compose("Which genes cause ocular albinism?", sources))
+    assert "The following genes are involved [1]:" in text
+    assert "- GPR143, on the X chromosome [1]" in text
+    assert "What causes" not in text
