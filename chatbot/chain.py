@@ -366,10 +366,10 @@ def build_chatbot(
     backend: Any = None,
 ) -> Chatbot:
     """Build every component once, in one place, and wire them together."""
-    from chatbot.embed import load_encoder
+    from chatbot.embed import load_serving_encoder
     from chatbot.store import IndexReader, make_backend
 
-    encoder = encoder or load_encoder(settings)
+    encoder = encoder or load_serving_encoder(settings)
     backend = backend or make_backend(settings)
     reader = IndexReader(backend, encoder.identity)
     retriever = HybridRetriever(reader, encoder, settings)

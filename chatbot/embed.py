@@ -6,6 +6,7 @@ an index records the identity that built it (see :mod:`chatbot.store`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -13,7 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock
@@ -85,44 +86,106 @@ def load_token_counter(settings: Settings) -> TokenCounter:
 
 
 class Encoder:
-    """Wraps a SentenceTransformer; vectors are L2-normalised float32."""
+    """Turns texts into L2-normalised float32 vectors; subclasses run the model."""
 
-    def __init__(self, model: SentenceTransformer, identity: str, batch_size: int = 32) -> None:
-        self.model = model
-        self.identity = identity
-        self.batch_size = batch_size
-        self.max_tokens: int = int(model.max_seq_length or 256)
-        dim = model.get_embedding_dimension()
-        self.dim: int = int(dim) if dim is not None else 384
+    identity: str
+    dim: int
+    batch_size: int
 
-    @property
-    def tokenizer(self) -> Any:
-        return self.model.tokenizer
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Word pieces per text, special tokens included (what the model sees)."""
-        if not texts:
-            return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)
-        return [len(ids) for ids in encoded["input_ids"]]
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        raise NotImplementedError
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(self._encode(list(texts), show_progress), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
     def as_langchain(self) -> Embeddings:
         return LangChainEmbeddings(self)
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A SentenceTransformer (ONNX or torch backend): what ingest uses."""
+
+    def __init__(self, model: SentenceTransformer, identity: str, batch_size: int = 32) -> None:
+        self.model = model
+        self.identity = identity
+        self.batch_size = batch_size
+        dim = model.get_embedding_dimension()
+        self.dim = int(dim) if dim is not None else 384
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+
+
+class OnnxRuntimeEncoder(Encoder):
+    """The exported int8 model run by onnxruntime and tokenizers directly.
+
+    Serving processes use it because importing sentence-transformers (torch,
+    transformers, scikit-learn) takes about 6 s, more than half of the 10 s a fresh
+    process may take to its first reply; this starts in well under a second. It runs the
+    same ONNX file with the same tokenizer, truncation, mean pooling and normalisation
+    as sentence-transformers (tests/test_embed.py checks the vectors agree), and is only
+    used for a model whose modules are exactly Transformer, mean Pooling, Normalize.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        onnx_file: str,
+        identity: str,
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        self.max_tokens = int(config.get("max_seq_length") or 256)
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_tokens)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            str(folder / onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.identity = identity
+        self.batch_size = batch_size
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # less padding
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
+            width = max(len(e.ids) for e in encoded)
+            feed = {
+                name: np.zeros((len(encoded), width), dtype=np.int64)
+                for name in ("input_ids", "attention_mask", "token_type_ids")
+            }
+            for row, e in enumerate(encoded):
+                feed["input_ids"][row, : len(e.ids)] = e.ids
+                feed["attention_mask"][row, : len(e.ids)] = e.attention_mask
+                feed["token_type_ids"][row, : len(e.ids)] = e.type_ids
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[rows] = pooled / np.clip(norms, 1e-12, None)
+        return out
 
 
 class LangChainEmbeddings(Embeddings):
@@ -138,30 +201,36 @@ class LangChainEmbeddings(Embeddings):
         return self.encoder.embed_query(text).tolist()
 
 
+def _onnx_target(settings: Settings) -> tuple[Path, str]:
+    """Where the int8 model for these settings is cached, and its kernel family."""
+    config = quantization(settings)
+    weights = settings.resolved_model_path / "model.safetensors"
+    size = weights.stat().st_size if weights.exists() else 0
+    return settings.models_dir / f"{MODEL_NAME}-{size}-int8-{config}", config
+
+
+def _exported(settings: Settings) -> tuple[Path, str] | None:
+    """The cached int8 model (folder, file relative to it), if it was exported already."""
+    target, config = _onnx_target(settings)
+    # e.g. onnx/model_qint8_avx512_vnni.onnx, onnx/model_quint8_avx2.onnx
+    found = sorted((target / "onnx").glob(f"model_*int8_{config}.onnx"))
+    return (target, found[0].relative_to(target).as_posix()) if found else None
+
+
 def _onnx_model_dir(settings: Settings) -> tuple[Path, str]:
     """Export (once) and cache the int8-quantized ONNX model in the state directory."""
+    if (done := _exported(settings)) is not None:
+        return done
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
 
-    config = quantization(settings)
-    source = settings.resolved_model_path
-    weights = source / "model.safetensors"
-    size = weights.stat().st_size if weights.exists() else 0
-    target = settings.models_dir / f"{MODEL_NAME}-{size}-int8-{config}"
-
-    def exported() -> Path | None:
-        # e.g. onnx/model_qint8_avx512_vnni.onnx, onnx/model_quint8_avx2.onnx
-        found = sorted((target / "onnx").glob(f"model_*int8_{config}.onnx"))
-        return found[0] if found else None
-
-    if (done := exported()) is not None:
-        return target, done.relative_to(target).as_posix()
+    target, config = _onnx_target(settings)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(settings.models_dir / ".export.lock")):
-        if (done := exported()) is None:  # another process may have finished it meanwhile
+        if (done := _exported(settings)) is None:  # another process may have finished it
             started = time.perf_counter()
             staging = target.with_name(target.name + f".tmp{os.getpid()}")
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(source, staging)
+            shutil.copytree(settings.resolved_model_path, staging)
             quiet = logging.getLogger("sentence_transformers")
             level = quiet.level
             quiet.setLevel(logging.ERROR)  # "No 'model.onnx' found... Exporting": expected
@@ -175,10 +244,54 @@ def _onnx_model_dir(settings: Settings) -> tuple[Path, str]:
             log.info(
                 "exported int8 ONNX encoder (%s) in %.1fs", config, time.perf_counter() - started
             )
-            done = exported()
+            done = _exported(settings)
     if done is None:
         raise RuntimeError(f"the ONNX export left no model_*int8_{config}.onnx in {target}")
-    return target, done.relative_to(target).as_posix()
+    return done
+
+
+PLAIN_PIPELINE = [
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+]
+
+
+def _plain_mean_pooling(folder: Path) -> bool:
+    """Is the model exactly Transformer -> mean Pooling -> Normalize?"""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    others = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v]
+    return [m.get("type") for m in modules] == PLAIN_PIPELINE and others == [
+        "pooling_mode_mean_tokens"
+    ]
+
+
+def load_serving_encoder(settings: Settings) -> Encoder:
+    """The encoder for answering questions: the int8 model on onnxruntime directly when
+    it has been exported (fast start), else :func:`load_encoder` (which exports it)."""
+    _offline_env()
+    if settings.encoder == "onnx-int8" and (found := _exported(settings)) is not None:
+        folder, file_name = found
+        if _plain_mean_pooling(folder):
+            started = time.perf_counter()
+            encoder = OnnxRuntimeEncoder(
+                folder,
+                file_name,
+                encoder_identity(settings),
+                settings.embed_batch_size,
+                settings.torch_threads,
+            )
+            log.info(
+                "loaded encoder %s (onnxruntime) in %.1fs",
+                encoder.identity,
+                time.perf_counter() - started,
+            )
+            return encoder
+    return load_encoder(settings)
 
 
 def load_encoder(settings: Settings) -> Encoder:
@@ -198,6 +311,8 @@ def load_encoder(settings: Settings) -> Encoder:
         )
     else:
         model = SentenceTransformer(str(settings.resolved_model_path), device="cpu")
-    encoder = Encoder(model, encoder_identity(settings), settings.embed_batch_size)
+    encoder = SentenceTransformerEncoder(
+        model, encoder_identity(settings), settings.embed_batch_size
+    )
     log.info("loaded encoder %s in %.1fs", encoder.identity, time.perf_counter() - started)
     return encoder

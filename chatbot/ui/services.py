@@ -46,9 +46,9 @@ def _settings_key(settings: Settings) -> str:
 
 @st.cache_resource(show_spinner="Loading the search model…", max_entries=4)
 def _cached_encoder(key: str, _settings: Settings) -> Any:
-    from chatbot.embed import load_encoder
+    from chatbot.embed import load_serving_encoder
 
-    return load_encoder(_settings)
+    return load_serving_encoder(_settings)
 
 
 @st.cache_resource(show_spinner="Starting the assistant…", max_entries=8)
