@@ -211,6 +211,7 @@ def compose(
             (_score(u, query_terms, idf, definitional), u)
             for u in units
             if not (u.lead_in and not u.followers)  # a lead-in whose list was lost
+            and (u.bullet or u.lead_in or len(u.sequence) >= 2)  # not a stray heading word
         ),
         key=lambda pair: (-pair[0], pair[1].source, pair[1].order),
     )

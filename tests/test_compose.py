@@ -42,3 +42,15 @@ def test_a_lead_in_that_points_to_its_list_keeps_the_list() -> None:
     assert "The following genes are involved [1]:" in text
     assert "- GPR143, on the X chromosome [1]" in text
     assert "What causes" not in text
+
+
+def test_a_stray_heading_word_is_not_an_answer_sentence() -> None:
+    body = (
+        "Diverticulosis\n"
+        "Diverticulosis is often found during an exam for another health problem.\n"
+        "A colonoscopy can show diverticulosis."
+    )
+    sources = number_sources([hit(1, body, "Diagnosis")])
+    text, _ = enforce_citations(compose("How do doctors check for diverticulosis?", sources))
+    assert "colonoscopy can show diverticulosis [1]" in text
+    assert "Diverticulosis [1]" not in text
