@@ -87,7 +87,7 @@ def main() -> int:
 
     from chatbot.chain import build_chatbot
     from chatbot.config import get_settings
-    from chatbot.embed import load_encoder
+    from chatbot.embed import load_encoder, load_serving_encoder
     from ingest.sync import sync
 
     cache = REPO / ".state" / "models"
@@ -95,8 +95,8 @@ def main() -> int:
     seed_settings = get_settings(
         data_dir=REPO / "data", state_dir=seeds_state, model_cache_dir=cache
     )
-    encoder = load_encoder(seed_settings)
-    sync(seed_settings, encoder=encoder)
+    sync(seed_settings, encoder=load_encoder(seed_settings))  # exports the int8 model
+    encoder = load_serving_encoder(seed_settings)  # what the app and the CLI answer with
     seed_bot = build_chatbot(seed_settings, encoder=encoder)
     conversations = [
         [t["q"] for t in json.loads(line)["turns"]]
