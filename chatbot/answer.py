@@ -92,6 +92,17 @@ _POINTS_ELSEWHERE = re.compile(
 )
 
 
+# A sentence about the web page the article was captured from, not about health:
+# "To reduce the video, press the Escape (Esc) button", "click here", "use the
+# MedlinePlus Medical Dictionary to look up the definitions", "See a glossary".
+_ABOUT_THE_PAGE = re.compile(
+    r"\b(click(ing)? (here|the)|press(ing)? the \w+( \(\w+\))? (button|key)|"
+    r"(watch|view|enlarge|reduce) the videos?|on this page|this page at|"
+    r"look up the definitions|see (a|the) glossary|search the \w+( \w+)? library)\b",
+    re.IGNORECASE,
+)
+
+
 @lru_cache(maxsize=4096)
 def _split(body: str) -> tuple[tuple[str, bool], ...]:
     """(text, is_bullet) units of a chunk body: list items and sentences."""
@@ -128,6 +139,8 @@ def _units(sources: list[Source]) -> list[_Unit]:
         ):
             if len(clean) < 3 or (not bullet and clean.endswith("?")):
                 continue  # a question (often a heading: "What causes X?") answers nothing
+            if _ABOUT_THE_PAGE.search(clean):
+                continue
             unit = _Unit(
                 text=raw,
                 source=source.n,

@@ -54,3 +54,20 @@ def test_a_stray_heading_word_is_not_an_answer_sentence() -> None:
     text, _ = enforce_citations(compose("How do doctors check for diverticulosis?", sources))
     assert "colonoscopy can show diverticulosis [1]" in text
     assert "Diverticulosis [1]" not in text
+
+
+def test_sentences_about_the_web_page_are_not_answers() -> None:
+    body = (
+        "Glaucoma can damage the optic nerve.\n"
+        "To reduce the video, press the Escape (Esc) button on your keyboard.\n"
+        "You can use the MedlinePlus Medical Dictionary to look up the definitions for "
+        "these medical terms.\n"
+        "To view the contact information for the clinical laboratories, click here.\n"
+        "See a glossary of glaucoma terms.\n"
+        "Glaucoma often has no symptoms at first."
+    )
+    sources = number_sources([hit(1, body, "Overview")])
+    text, _ = enforce_citations(compose("What is glaucoma? glaucoma terms video", sources))
+    assert "optic nerve [1]" in text and "no symptoms at first [1]" in text
+    for page_talk in ("Escape", "Dictionary", "click", "glossary"):
+        assert page_talk not in text
