@@ -341,8 +341,12 @@ def _sync_locked(
     if report.dry_run:
         return
     if not needs_version:
-        if pointer is not None and _ensure_reader_files(backend, pointer.version, pointer.chunks):
-            report.repaired.append(f"wrote the reader files of version {pointer.version}")
+        if pointer is not None:
+            try:
+                if _ensure_reader_files(backend, pointer.version, pointer.chunks):
+                    report.repaired.append(f"wrote the reader files of version {pointer.version}")
+            except OSError as exc:  # an optimisation: readers fall back to the index itself
+                log.warning("could not write the reader files of %s: %s", pointer.version, exc)
         return
 
     version = next_version_name(backend.list_versions() + ([pointer.version] if pointer else []))

@@ -227,3 +227,32 @@ def test_an_emptied_index_has_reader_files_too(settings: Settings, encoder: Any)
     assert chunks == 0 and reader_files_current(folder, 0)
     snapshot, results = ranking(settings, encoder)
     assert snapshot.files == folder and results == [[] for _ in QUESTIONS]
+
+
+def test_a_disk_full_while_writing_reader_files_loses_nothing(
+    settings: Settings,
+    seeded: Path,
+    encoder: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sync(settings, encoder=encoder)
+    _, version, _, folder = served(settings)
+    shutil.rmtree(folder)
+
+    def full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("chatbot.retrieve.BM25Index.save", full)
+    report = sync(settings, encoder=encoder)  # nothing changed: only the files were due
+    assert report.ok and not report.changed and report.repaired == []
+    assert "No space left on device" in caplog.text
+    assert not folder.exists()
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".reader")]
+    snapshot, results = ranking(settings, encoder)  # still served, from Chroma
+    assert snapshot.files is None and all(results)
+
+    (seeded / "night.md").write_text(NIGHT_CRAMPS, encoding="utf-8")
+    with pytest.raises(OSError):  # a new version is published whole or not at all
+        sync(settings, encoder=encoder)
+    assert served(settings)[1] == version
