@@ -192,15 +192,22 @@ class BM25Index:
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable BM25 files in %s (%s)", folder, exc)
             return None
-        if info.get("signature") != bm25_signature() or info.get("size") != size:
+        if (
+            not isinstance(info, dict)
+            or info.get("signature") != bm25_signature()
+            or info.get("size") != size
+        ):
             log.info("BM25 files in %s are for another tokenizer or table: rebuilding", folder)
             return None
         if size == 0:
             return cls.build([])
         try:
             retriever = bm25s.BM25.load(str(folder), mmap=True)
-        except (OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # numpy and bm25s raise many kinds for a damaged file
             log.warning("ignoring unreadable BM25 files in %s (%s)", folder, exc)
+            return None
+        if retriever.scores.get("num_docs") != size:
+            log.warning("ignoring BM25 files in %s: they index another number of chunks", folder)
             return None
         return cls(retriever, size)
 
@@ -235,17 +242,25 @@ def reader_files_current(folder: Path, chunks: int) -> bool:
 
 
 def write_reader_files(folder: Path, table: Table) -> None:
-    """Save the chunk table and its BM25 index as ``folder``, atomically: a reader sees
-    the old files or the new ones, never half of them."""
+    """Save the chunk table and its BM25 index as ``folder``: written and synced in a
+    staging folder, then swapped in by renames, so a reader finds whole files or none."""
+    for leftover in folder.parent.glob(f".{folder.name}-*"):  # of a killed ingest
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = folder.parent / f".{folder.name}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     try:
         save_table(staging, table)
         (staging / BM25_DIR).mkdir()
         BM25Index.build(table[1]).save(staging / BM25_DIR)
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with path.open("rb") as handle:
+                    os.fsync(handle.fileno())
+        trash = folder.parent / f".{folder.name}-old-{uuid.uuid4().hex[:8]}"
         if folder.exists():
-            shutil.rmtree(folder)
+            os.replace(folder, trash)
         os.replace(staging, folder)
+        shutil.rmtree(trash, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -226,7 +226,7 @@ class LocalBackend:
         shutil.copytree(
             self.versions_dir / base,
             target,
-            ignore=shutil.ignore_patterns(COMPLETE, MANIFEST, READER_DIR),
+            ignore=shutil.ignore_patterns(COMPLETE, MANIFEST, READER_DIR, f".{READER_DIR}-*"),
         )
         return self._client(version).get_collection(CHUNKS)
 
@@ -592,7 +592,7 @@ def load_table(folder: Path, expected: int) -> Table | None:
         table: Table = (list(data["ids"]), list(data["texts"]), list(data["metadatas"]))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:  # whatever a damaged file raises, the index itself is there
         log.warning("ignoring unreadable chunk table %s (%s); reading the index instead", path, exc)
         return None
     if not len(table[0]) == len(table[1]) == len(table[2]) == expected:

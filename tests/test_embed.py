@@ -73,9 +73,11 @@ def test_serving_encoder_gives_the_sentence_transformers_vectors(encoder: Any) -
     for text in texts:
         ours, theirs = serving.embed([text])[0], encoder.embed([text])[0]
         assert float(ours @ theirs) > 0.99999, text[:60]
-    batch = serving.embed(texts)
+    batch = serving.embed(texts)  # sorted by length, padded, put back in order
     assert batch.shape == (len(texts), 384) and batch.dtype == np.float32
     assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-4)
+    for row, text in zip(batch, texts, strict=True):
+        assert float(row @ serving.embed([text])[0]) > 0.9, text[:60]
 
 
 def test_serving_encoder_only_runs_a_plain_mean_pooling_model(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from chatbot.config import Settings
 from chatbot.retrieve import (
     BM25_DIR,
     BM25_INFO,
+    BM25Index,
     HybridRetriever,
     reader_files_current,
 )
@@ -153,7 +154,31 @@ def _lost_bm25_matrix(folder: Path) -> None:
         npy.unlink()
 
 
-@pytest.mark.parametrize("damage", [_truncate_table, _drop_a_chunk, _stale_bm25, _lost_bm25_matrix])
+def _empty_bm25_matrix(folder: Path) -> None:  # a power cut before the data reached disk
+    for npy in (folder / BM25_DIR).glob("*.npy"):
+        npy.write_bytes(b"")
+
+
+def _bm25_of_another_table(folder: Path) -> None:
+    other = folder.parent / "other"
+    other.mkdir()
+    BM25Index.build(["one text", "another text"]).save(other)
+    for path in other.iterdir():  # every bm25s file, under our own (valid) info file
+        if path.name != BM25_INFO:
+            shutil.copy(path, folder / BM25_DIR / path.name)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _truncate_table,
+        _drop_a_chunk,
+        _stale_bm25,
+        _lost_bm25_matrix,
+        _empty_bm25_matrix,
+        _bm25_of_another_table,
+    ],
+)
 def test_damaged_or_stale_reader_files_are_not_trusted_and_sync_rewrites_them(
     settings: Settings,
     seeded: Path,
