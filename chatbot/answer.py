@@ -87,7 +87,8 @@ class _Unit:
 # A sentence that announces content after it ("provides the following list", "the table
 # below") says nothing on its own; it is kept only with the list items that follow it.
 _POINTS_ELSEWHERE = re.compile(
-    r"\b(the following|(table|list|chart|figure)s? below|(listed|shown|described) below)\b",
+    r"\bthe following (list|table|chart)s?\b|\b(table|list|chart|figure)s? below\b|"
+    r"\b(listed|shown|described) below\b|\bthe following\W*$",
     re.IGNORECASE,
 )
 
@@ -96,7 +97,7 @@ _POINTS_ELSEWHERE = re.compile(
 # "To reduce the video, press the Escape (Esc) button", "click here", "use the
 # MedlinePlus Medical Dictionary to look up the definitions", "See a glossary".
 _ABOUT_THE_PAGE = re.compile(
-    r"\b(click(ing)? (here|the)|press(ing)? the \w+( \(\w+\))? (button|key)|"
+    r"\b(click(ing)? (here|the)|press(ing)? the (escape|esc|enter|return)( \(\w+\))? (button|key)|"
     r"(watch|view|enlarge|reduce) the videos?|on this page|this page at|"
     r"look up the definitions|see (a|the) glossary|search the \w+( \w+)? library)\b",
     re.IGNORECASE,
@@ -137,9 +138,14 @@ def _units(sources: list[Source]) -> list[_Unit]:
         for order, ((raw, bullet), clean, tokens) in enumerate(
             zip(pieces, texts, stems, strict=True)
         ):
-            if len(clean) < 3 or (not bullet and clean.endswith("?")):
-                continue  # a question (often a heading: "What causes X?") answers nothing
-            if _ABOUT_THE_PAGE.search(clean):
+            if (
+                len(clean) < 3
+                or (not bullet and clean.endswith("?"))  # a question ("What causes X?")
+                or _ABOUT_THE_PAGE.search(clean)
+                or (not bullet and len(clean.split()) < 2)  # a stray heading word
+            ):
+                if not bullet:
+                    previous_lead = None  # it ends the list before it all the same
                 continue
             unit = _Unit(
                 text=raw,
@@ -224,7 +230,6 @@ def compose(
             (_score(u, query_terms, idf, definitional), u)
             for u in units
             if not (u.lead_in and not u.followers)  # a lead-in whose list was lost
-            and (u.bullet or u.lead_in or len(u.sequence) >= 2)  # not a stray heading word
         ),
         key=lambda pair: (-pair[0], pair[1].source, pair[1].order),
     )

@@ -71,3 +71,35 @@ def test_sentences_about_the_web_page_are_not_answers() -> None:
     assert "optic nerve [1]" in text and "no symptoms at first [1]" in text
     for page_talk in ("Escape", "Dictionary", "click", "glossary"):
         assert page_talk not in text
+
+
+def test_a_skipped_question_still_ends_the_list_before_it() -> None:
+    body = (
+        "Common symptoms of gout include:\n"
+        "- sudden pain in the big toe\n"
+        "- a red, swollen joint\n"
+        "What causes gout?\n"
+        "- too much uric acid in the blood\n"
+        "- eating a lot of red meat"
+    )
+    sources = number_sources([hit(1, body, "Gout")])
+    text, _ = enforce_citations(compose("gout symptoms uric acid red meat toe", sources))
+    symptoms = text.split("Common symptoms of gout include [1]:")[1].split("\n\n")[0]
+    assert "big toe" in symptoms and "uric acid" not in symptoms and "red meat" not in symptoms
+    assert "- too much uric acid in the blood [1]" in text
+
+
+def test_short_plain_sentences_and_everyday_phrasing_are_kept() -> None:
+    body = (
+        "There is no cure.\n"
+        "Call your doctor if the fever returns in the following days.\n"
+        "To inject, press the dose button until the counter shows 0."
+    )
+    sources = number_sources([hit(1, body, "Treatment")])
+    for question, expected in (
+        ("Is there a cure for gout?", "There is no cure [1]."),
+        ("When should I call my doctor about the fever?", "in the following days [1]."),
+        ("How do I use the dose button of the pen?", "press the dose button until"),
+    ):
+        text, _ = enforce_citations(compose(question, sources))
+        assert expected in text, question
