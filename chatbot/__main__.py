@@ -93,6 +93,17 @@ def _status(settings: Settings, quiet: bool) -> int:
             f"index {pointer.version} at {backend.description}: {pointer.articles} articles, "
             f"{pointer.chunks} chunks, encoder {pointer.encoder}, built {pointer.created}"
         )
+        folder = backend.reader_dir(pointer.version)
+        if folder is not None:
+            from chatbot.retrieve import reader_files_current
+
+            if reader_files_current(folder, pointer.chunks):
+                print("reader files: ready (fast start)")
+            else:
+                print(
+                    "reader files: missing or stale, so each new process reads the whole index "
+                    "(slower start); write them with: python -m ingest"
+                )
     return 0
 
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +284,31 @@ def test_a_disk_full_while_writing_reader_files_loses_nothing(
     with pytest.raises(OSError):  # a new version is published whole or not at all
         sync(settings, encoder=encoder)
     assert served(settings)[1] == version
+
+
+def test_status_says_whether_reader_files_are_ready(
+    settings: Settings, seeded: Path, encoder: Any
+) -> None:
+    sync(settings, encoder=encoder)
+    _, _, _, folder = served(settings)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    ready = subprocess.run(
+        [sys.executable, "-m", "chatbot", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    assert "reader files: ready" in ready.stdout
+    shutil.rmtree(folder)
+    missing = subprocess.run(
+        [sys.executable, "-m", "chatbot", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    assert "reader files: missing or stale" in missing.stdout
+    assert "python -m ingest" in missing.stdout
