@@ -150,10 +150,9 @@ class OnnxRuntimeEncoder(Encoder):
         from tokenizers import Tokenizer
 
         config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        self.max_tokens = int(config.get("max_seq_length") or 256)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(self.max_tokens)
+        self.tokenizer.enable_truncation(int(config.get("max_seq_length") or 256))
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

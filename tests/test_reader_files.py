@@ -105,8 +105,8 @@ def test_reader_files_follow_every_kind_of_change(
     report = sync(settings, encoder=encoder)
     assert report.renamed and report.removed
     assert_files_mirror_collection(settings)
-    _, _, _, folder = served(settings)
-    table = load_table(folder, served(settings)[2])
+    _, _, chunks, folder = served(settings)
+    table = load_table(folder, chunks)
     assert table is not None
     sources = {m["source_path"] for m in table[2]}
     assert sources == {"001_fd95c578ff9ff21f.txt", "renamed-night.md"}
@@ -292,23 +292,19 @@ def test_status_says_whether_reader_files_are_ready(
     sync(settings, encoder=encoder)
     _, _, _, folder = served(settings)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    ready = subprocess.run(
-        [sys.executable, "-m", "chatbot", "status"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
-    assert "reader files: ready" in ready.stdout
+
+    def status() -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "chatbot", "status"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=True,
+        ).stdout
+
+    assert "reader files: ready" in status()
     shutil.rmtree(folder)
-    missing = subprocess.run(
-        [sys.executable, "-m", "chatbot", "status"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
-    assert "reader files: missing or stale" in missing.stdout
-    assert "python -m ingest" in missing.stdout
+    missing = status()
+    assert "reader files: missing or stale" in missing
+    assert "python -m ingest" in missing
