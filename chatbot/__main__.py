@@ -1,4 +1,4 @@
-"""``python -m chatbot {ask,retrieve,eval,status}``: the chatbot's command line."""
+"""``python -m chatbot {ask,retrieve,eval,triage,status}``: the chatbot's command line."""
 
 from __future__ import annotations
 
@@ -38,6 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     add_store_options(ev)
 
+    tri = sub.add_parser(
+        "triage", help="measure emergency triage on labelled messages (no index needed)"
+    )
+    tri.add_argument(
+        "files", nargs="*", type=Path, help="labelled JSONL (default: data/eval/triage/)"
+    )
+    tri.add_argument(
+        "--scan",
+        nargs="+",
+        type=Path,
+        metavar="JSONL",
+        help='instead, list every flagged message of real question sets ({"question"} lines)',
+    )
+    tri.add_argument("--rules-only", action="store_true", help="without the semantic layer")
+    tri.add_argument("--json", action="store_true")
+    add_store_options(tri)
+
     status = sub.add_parser("status", help="say whether an index is ready; exit 1 if not")
     status.add_argument("--quiet", action="store_true")
     add_store_options(status)
@@ -52,6 +69,8 @@ def _command(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if args.command == "status":
         return _status(settings, args.quiet)
+    if args.command == "triage":
+        return _triage(settings, args)
     from chatbot.chain import build_chatbot
     from chatbot.store import IndexMissing, make_backend
 
@@ -67,6 +86,58 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "retrieve":
         return _retrieve(bot, args, sys.stdin, sys.stdout)
     return _eval(bot, settings, args)
+
+
+def _triage(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.safety import build_triage
+    from chatbot.safety.evaluate import load_cases, run, scan
+
+    encoder = None
+    if not args.rules_only:
+        from chatbot.embed import load_serving_encoder
+
+        encoder = load_serving_encoder(settings)
+    triage = build_triage(
+        settings.triage_dir,
+        encoder,
+        threshold=settings.triage_threshold,
+        margin=settings.triage_margin,
+        cache_dir=settings.models_dir,
+    )
+    if args.scan:
+        for path in args.scan:
+            questions = [
+                str(json.loads(line).get("question", ""))
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            ]
+            count, flagged = scan(triage, questions)
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "file": str(path),
+                            "questions": count,
+                            "flagged": [
+                                {"question": q, "level": a.level, "categories": a.categories}
+                                for q, a in flagged
+                            ],
+                        }
+                    )
+                )
+            else:
+                print(f"{path}: {len(flagged)} of {count} flagged")
+                for question, a in flagged:
+                    text = " ".join(question.split())[:160]
+                    print(f"  [{a.level} {','.join(a.categories)}] {text}")
+        return 0
+    files = args.files or sorted((settings.eval_dir / "triage").glob("*.jsonl"))
+    if not files:
+        print(f"No labelled triage messages in {settings.eval_dir / 'triage'}", file=sys.stderr)
+        return 2
+    report = run(triage, load_cases(files))
+    print(json.dumps(report.as_dict(), indent=1) if args.json else report.render())
+    return 0
 
 
 def _status(settings: Settings, quiet: bool) -> int:

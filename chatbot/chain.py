@@ -1,8 +1,9 @@
 """The conversational retrieval chain, built from named LCEL steps.
 
-    prepare -> (refuse | emergency | rephrase -> retrieve -> answer)
+    prepare (length check, triage) -> (emergency/urgent | refuse | other language
+                                        | rephrase -> retrieve -> answer)
 
-``build_chain(settings, retriever, llm=None)`` returns a LangChain ``Runnable`` that
+``build_chain(settings, retriever, triage, llm=None)`` returns a LangChain ``Runnable`` that
 takes ``{"question": str, "history": [Turn, ...]}`` and returns a :class:`Reply`.
 History is passed in explicitly (no ``RunnableWithMessageHistory``); :class:`Chatbot`
 keeps one bounded history per session. Components are built once in
@@ -24,9 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableBranch, RunnableLambda
 
-from chatbot import safety
 from chatbot.answer import (
-    MEDICATION_NOTE,
     NO_ANSWER,
     Draft,
     compose,
@@ -37,8 +36,15 @@ from chatbot.answer import (
 )
 from chatbot.config import Settings
 from chatbot.rephrase import Rewrite, rewrite, subject_words
-from chatbot.reply import Citation, Reply, RetrievedChunk
+from chatbot.reply import Citation, Kind, Reply, RetrievedChunk, TriageRecord
 from chatbot.retrieve import Hit, HybridRetriever, tokenize
+from chatbot.safety import (
+    Assessment,
+    ReplyWriter,
+    Triage,
+    is_personal_medication_question,
+    strip_instructions,
+)
 from chatbot.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -74,11 +80,13 @@ def clean_question(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def standalone(question: str, topic: str) -> Rewrite:
+def standalone(question: str, topic: str, triage: Triage | None = None) -> Rewrite:
     """The question as searched: instructions to the assistant out, typos fixed, a
     follow-up completed with the conversation's topic."""
-    asked = safety.strip_instructions(question) or question
-    return rewrite(safety.fix_typos(asked), topic)
+    asked = strip_instructions(question) or question
+    if triage is not None:
+        asked = triage.fix_typos(asked)
+    return rewrite(asked, topic)
 
 
 REPHRASE_PROMPT = (
@@ -95,23 +103,34 @@ ANSWER_PROMPT = (
 
 
 def build_chain(
-    settings: Settings, retriever: HybridRetriever, llm: BaseChatModel | None = None
+    settings: Settings,
+    retriever: HybridRetriever,
+    triage: Triage,
+    llm: BaseChatModel | None = None,
 ) -> Runnable[dict[str, Any], Reply]:
     """Compose the chain; ``llm=None`` uses the offline grounded composer."""
+    writer = ReplyWriter(triage.tables, settings.region)
 
     def prepare(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         question = clean_question(str(state.get("question") or ""))
         history: list[Turn] = list(state.get("history") or [])
         out: dict[str, Any] = {"question": question, "history": history, "timings": {}}
-        out["triage"] = safety.triage(question) if question else None
+        # The length limit comes first, so no check ever reads more than it allows;
+        # an over-long message is still triaged on its allowed part.
+        limit = settings.max_question_chars
+        too_long = len(question) > limit
+        # an over-long message: its start and its end (where a plea for help often is)
+        assessed = f"{question[:limit]}\n{question[-limit:]}" if too_long else question
+        out["assessment"] = triage.assess(assessed) if assessed else None
         if not question:
             out["refusal"] = EMPTY
-        elif len(question) > settings.max_question_chars and out["triage"] is None:
+        elif too_long:
             out["refusal"] = (
                 f"Your message is too long ({len(question):,} characters). Please ask in "
                 f"under {settings.max_question_chars:,} characters."
             )
+        out["timings"]["triage_ms"] = out["assessment"].ms if out["assessment"] else 0.0
         out["timings"]["prepare_ms"] = _ms(started)
         return out
 
@@ -119,19 +138,34 @@ def build_chain(
         return _timed(finalize("no_answer", state["refusal"], settings.disclaimer), state)
 
     def emergency(state: dict[str, Any]) -> Reply:
-        triage = state["triage"]
-        body = settings.emergency_message
-        if triage.category == "self_harm":
-            body = f"{settings.crisis_message}\n\n{body}"
-        log.warning("emergency triage: %s (%r)", triage.category, triage.matched)
-        reply = finalize("emergency", body, settings.disclaimer, query=state["question"])
+        assessment: Assessment = state["assessment"]
+        body = writer.instruction(assessment)
+        # the category only: a patient's words never go to the log
+        log.warning(
+            "triage %s: %s (%s)",
+            assessment.level,
+            ",".join(assessment.categories),
+            assessment.language,
+        )
+        kind: Kind = "emergency" if assessment.level == "emergency" else "urgent"
+        reply = finalize(kind, body, settings.disclaimer, query=state["question"])
+        reply.triage = _triage_record(assessment)
+        return _timed(reply, state)
+
+    def other_language(state: dict[str, Any]) -> Reply:
+        assessment: Assessment = state["assessment"]
+        body = writer.english_only(assessment)
+        if assessment.crisis:
+            body += "\n\n" + writer.crisis_note(assessment)
+        reply = finalize("no_answer", body, settings.disclaimer, query=state["question"])
+        reply.triage = _triage_record(assessment)
         return _timed(reply, state)
 
     def rephrase(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         history: list[Turn] = state["history"]
         topic = history[-1].topic if history else ""
-        heuristic = standalone(state["question"], topic)
+        heuristic = standalone(state["question"], topic, triage)
         state["query"] = heuristic.query
         if llm is not None and history and heuristic.follow_up:
             try:
@@ -176,12 +210,22 @@ def build_chain(
                 draft = compose(query, sources)
                 body, citations = enforce_citations(draft)
             sentences = draft.sentences
+        assessment: Assessment | None = state.get("assessment")
+        notes: list[str] = []
+        if assessment is not None and assessment.crisis:
+            notes.append(writer.crisis_note(assessment))
+        if assessment is not None and assessment.safety_net:
+            notes.append(writer.safety_net(assessment))
         if not citations:
-            reply = finalize("no_answer", NO_ANSWER, settings.disclaimer, query=query)
+            body = "\n\n".join([NO_ANSWER, *notes])
+            reply = finalize("no_answer", body, settings.disclaimer, query=query)
         else:
-            if safety.is_personal_medication_question(state["question"]):
-                body = f"{MEDICATION_NOTE}\n\n{body}"
+            if is_personal_medication_question(state["question"]):
+                body = f"{writer.medication_note()}\n\n{body}"
+            body = "\n\n".join([*notes, body])
             reply = finalize("answer", body, settings.disclaimer, citations=citations, query=query)
+        if assessment is not None:
+            reply.triage = _triage_record(assessment)
         reply.backend = backend
         reply.sentences = [strip_source_markers(s) for s in sentences]
         reply.retrieved = [_inspect(h) for h in hits]
@@ -194,8 +238,15 @@ def build_chain(
         | RunnableLambda(answer, name="answer")
     )
     branch: Runnable[dict[str, Any], Reply] = RunnableBranch(
-        (lambda s: bool(s.get("triage")), RunnableLambda(emergency, name="emergency")),
+        (
+            lambda s: s.get("assessment") is not None and s["assessment"].takes_over,
+            RunnableLambda(emergency, name="emergency"),
+        ),
         (lambda s: bool(s.get("refusal")), RunnableLambda(refuse, name="refuse")),
+        (
+            lambda s: s["assessment"].language not in ("en",),
+            RunnableLambda(other_language, name="other_language"),
+        ),
         grounded,
     )
     return (RunnableLambda(prepare, name="prepare") | branch).with_config(run_name="health_chat")
@@ -217,6 +268,21 @@ def supported_hits(query: str, hits: list[Hit], settings: Settings) -> list[Hit]
         ):
             kept.append(hit)
     return kept
+
+
+def _triage_record(assessment: Assessment) -> TriageRecord:
+    return TriageRecord(
+        level=assessment.level,
+        categories=list(assessment.categories),
+        crisis=assessment.crisis,
+        language=assessment.language,
+        safety_net=assessment.safety_net,
+        evidence=[
+            f"{f.layer} {f.category}: {f.evidence}"
+            + (f" (not counted: {f.suppressed})" if f.suppressed else "")
+            for f in assessment.findings
+        ],
+    )
 
 
 def _timed(reply: Reply, state: dict[str, Any]) -> Reply:
@@ -301,8 +367,10 @@ class Chatbot:
         settings: Settings,
         chain: Runnable[dict[str, Any], Reply],
         retriever: HybridRetriever,
+        triage: Triage,
         max_sessions: int = 10_000,
     ) -> None:
+        self.triage = triage
         self.settings = settings
         self.chain = chain
         self.retriever = retriever
@@ -352,7 +420,7 @@ class Chatbot:
                         question=clean_question(question),
                         query=reply.query,
                         kind=reply.kind,
-                        topic=standalone(clean_question(question), topic).topic,
+                        topic=standalone(clean_question(question), topic, self.triage).topic,
                     )
                 )
             return reply
@@ -364,14 +432,24 @@ def build_chatbot(
     encoder: Any = None,
     llm: BaseChatModel | None = None,
     backend: Any = None,
+    triage: Triage | None = None,
 ) -> Chatbot:
     """Build every component once, in one place, and wire them together."""
     from chatbot.embed import load_serving_encoder
+    from chatbot.safety import build_triage
     from chatbot.store import IndexReader, make_backend
 
     encoder = encoder or load_serving_encoder(settings)
     backend = backend or make_backend(settings)
     reader = IndexReader(backend, encoder.identity)
     retriever = HybridRetriever(reader, encoder, settings)
+    triage = triage or build_triage(
+        settings.triage_dir,
+        encoder,
+        threshold=settings.triage_threshold,
+        margin=settings.triage_margin,
+        cache_dir=settings.models_dir,
+    )
     llm = llm if llm is not None else make_llm(settings)
-    return Chatbot(settings, build_chain(settings, retriever, llm), retriever)
+    chain = build_chain(settings, retriever, triage, llm)
+    return Chatbot(settings, chain, retriever, triage)

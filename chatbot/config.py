@@ -21,18 +21,6 @@ DEFAULT_DISCLAIMER = (
     "in an emergency call your local emergency number."
 )
 
-DEFAULT_EMERGENCY = (
-    "This may be a medical emergency. Call your local emergency number now "
-    "(112 in Europe, 911 in the US and Canada, 999 in the UK) or go to the nearest "
-    "emergency department. Do not wait for symptoms to get better on their own."
-)
-
-DEFAULT_CRISIS = (
-    "If you are thinking about harming yourself or ending your life, you are not "
-    "alone: call or text 988 (Suicide & Crisis Lifeline, US), call 116 123 "
-    "(Samaritans, UK and Ireland), or your local crisis line, right now."
-)
-
 Encoder = Literal["onnx-int8", "torch-fp32"]
 
 
@@ -108,8 +96,27 @@ class Settings(BaseSettings):
     history_turns: int = Field(default=6, ge=0, le=50)
     max_question_chars: int = Field(default=2000, ge=10)
     disclaimer: str = DEFAULT_DISCLAIMER
-    emergency_message: str = DEFAULT_EMERGENCY
-    crisis_message: str = DEFAULT_CRISIS
+
+    # --- triage ------------------------------------------------------------
+    region: Literal["in", "us", "uk", "eu", "au"] = Field(
+        default="in",
+        description="whose emergency and crisis numbers come first (all are listed); "
+        "the numbers themselves are in data/triage/replies.yaml",
+    )
+    triage_dir: Path | None = Field(
+        default=None, description="reviewed triage tables; defaults to the project's data/triage"
+    )
+    triage_threshold: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="semantic layer: cosine to an emergency exemplar that counts; "
+        "chosen by scripts/bench_triage.py",
+    )
+    triage_margin: float = Field(
+        default=0.05,
+        description="semantic layer: how far it must beat the nearest non-emergency exemplar",
+    )
 
     # --- optional LLM ------------------------------------------------------
     llm_provider: Literal["none", "ollama", "openai"] = "none"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Kind = Literal["answer", "no_answer", "emergency", "error"]
+Kind = Literal["answer", "no_answer", "emergency", "urgent", "error"]
 
 
 class Citation(BaseModel):
@@ -38,6 +38,17 @@ class RetrievedChunk(BaseModel):
     bm25_rank: int | None = None
 
 
+class TriageRecord(BaseModel):
+    """What triage decided for a message, for staff inspection (never logged verbatim)."""
+
+    level: str = "none"  # emergency, urgent or none
+    categories: list[str] = Field(default_factory=list)
+    crisis: bool = False  # the crisis line was given
+    language: str = "en"
+    safety_net: bool = False
+    evidence: list[str] = Field(default_factory=list)
+
+
 class Reply(BaseModel):
     kind: Kind
     answer: str  # the full text shown to the person, disclaimer included, last
@@ -47,4 +58,5 @@ class Reply(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)  # milliseconds per step
     retrieved: list[RetrievedChunk] = Field(default_factory=list)
     sentences: list[str] = Field(default_factory=list)  # sentences chosen for the answer
-    backend: str = "composer"  # "composer", "llm:<provider>", or "composer (llm fallback)"
+    backend: str = "composer"
+    triage: TriageRecord | None = None  # "composer", "llm:<provider>", or "composer (llm fallback)"

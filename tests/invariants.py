@@ -13,7 +13,7 @@ CITE = re.compile(r"\[(\d+)\]")
 def assert_well_formed(reply: Reply) -> None:
     """A known kind; the disclaimer once, last; citations numbered 1..m; every [n] resolves
     and every citation is used; only answers cite."""
-    assert reply.kind in {"answer", "no_answer", "emergency", "error"}
+    assert reply.kind in {"answer", "no_answer", "emergency", "urgent", "error"}
     assert reply.answer.endswith(reply.disclaimer)
     assert reply.answer.count(reply.disclaimer) == 1
     body = reply.answer[: -len(reply.disclaimer)]

@@ -132,8 +132,12 @@ def reply(reply_: Reply, *, show_sources: bool = True) -> None:
     """A whole reply: the emergency / no-answer / error box or the answer, its sources,
     then the disclaimer (shown on every reply)."""
     body, disclaimer = split_disclaimer(reply_)
+    # emergency and urgent bodies are the reviewed templates of data/triage/replies.yaml
+    # (no user text), so their bold call to action is rendered as written
     if reply_.kind == "emergency":
-        st.error(md(body), icon=":material/emergency:")
+        st.error(body, icon=":material/emergency:")
+    elif reply_.kind == "urgent":
+        st.warning(body, icon=":material/medical_services:")
     elif reply_.kind == "no_answer":
         st.info(md(body), icon=":material/info:")
     elif reply_.kind == "error":

@@ -1,0 +1,98 @@
+"""Is a mention an emergency *now*? Negation, past events, "what if" and general questions.
+
+Every check reads the cue lists of ``data/triage/context.yaml`` and looks only at the
+clause or sentence around a match (found by binary search in :class:`Prepared`), so a
+message is judged in one linear pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chatbot.safety.patterns import Compiler
+from chatbot.safety.tables import Context, ContextSpec
+from chatbot.safety.text import Prepared
+
+
+@dataclass(frozen=True)
+class ContextRules:
+    negation_tail: re.Pattern[str]
+    without_symptom: re.Pattern[str]
+    acute: re.Pattern[str]
+    past: re.Pattern[str]
+    hypothetical: re.Pattern[str]
+    question_start: re.Pattern[str]
+    info_words: re.Pattern[str]
+    generic_start: re.Pattern[str]
+    personal: re.Pattern[str]
+    symptoms: re.Pattern[str]
+
+    @classmethod
+    def build(cls, spec: ContextSpec, compiler: Compiler) -> ContextRules:
+        cue = "|".join(f"(?:{compiler.body(p)})" for p in spec.negation)
+        filler = "|".join(f"(?:{compiler.body(p)})" for p in spec.negation_filler)
+        # "no fever or", "don't have any", "no real": a cue, filler words, an optional
+        # "X or" list, then the match
+        tail = (
+            rf"(?<![\w'])(?:{cue})(?:\s+(?:{filler}))*"
+            rf"(?:(?:\s+[^\s|]+){{1,3}}?\s+(?:or|nor|and|ni|ou|o|aur|ya))?\s*$"
+        )
+        return cls(
+            negation_tail=re.compile(tail),
+            # "can't breathe without gasping": without describes the symptom here
+            without_symptom=compiler.compile(spec.not_negation_after),
+            acute=compiler.compile(spec.acute),
+            past=compiler.compile(spec.past),
+            hypothetical=compiler.compile(spec.hypothetical),
+            question_start=re.compile(
+                r"^\W*(?:" + "|".join(compiler.body(p) for p in spec.question_start) + r")\b"
+            ),
+            info_words=compiler.compile(spec.info_words),
+            generic_start=re.compile(
+                r"^\W*(?:" + "|".join(compiler.body(p) for p in spec.generic_start) + r")\b"
+            ),
+            personal=compiler.compile(spec.personal),
+            symptoms=compiler.compile(spec.symptoms),
+        )
+
+    def negated(self, prepared: Prepared, start: int) -> bool:
+        clause_start, _ = prepared.clause_span(start)
+        before = prepared.match[max(clause_start, start - 80) : start]
+        found = self.negation_tail.search(before)
+        if not found:
+            return False
+        if found.group(0).lstrip().startswith(("without", "sin ", "sans ")):
+            # "can't walk without my chest hurting" describes the symptom
+            return not self.without_symptom.search(before)
+        return True
+
+    def sentence_context(self, sentence: str) -> Context | None:
+        """Why a sentence does not describe an emergency now, or None when it may."""
+        if self.acute.search(sentence):
+            return None
+        if self.hypothetical.search(sentence):
+            return "hypothetical"
+        if self.past.search(sentence):
+            return "past"
+        if self.is_general_question(sentence):
+            return "general"
+        return None
+
+    def is_general_question(self, sentence: str) -> bool:
+        sentence = sentence.strip()
+        if not self.question_start.search(sentence) or self.personal.search(sentence):
+            return False
+        return bool(self.info_words.search(sentence) or self.generic_start.search(sentence))
+
+    def describes_symptoms(self, prepared: Prepared) -> bool:
+        """The writer describes their own (or someone's) symptoms, not a general topic."""
+        for piece in prepared.sentences():
+            sentence = piece.match
+            if not self.symptoms.search(sentence):
+                continue
+            if self.sentence_context(sentence) is not None:
+                continue
+            if self.personal.search(sentence):
+                return True
+        return False

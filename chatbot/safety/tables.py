@@ -1,0 +1,239 @@
+"""The reviewed triage tables in ``data/triage/``: their schema, loading and validation.
+
+Clinicians edit the YAML files, never this module:
+
+* ``red_flags.yaml``: per category its level (emergency or urgent), what to tell the
+  person to do, the guidance it follows, a first step, and rules written in the phrase
+  language of :mod:`chatbot.safety.patterns`, each with example messages it must and
+  must not fire on (the tests run every one);
+* ``context.yaml``: the words that make a mention *not* an emergency now (negation, past
+  events, "what if" and first-aid questions, general questions), the words that make it
+  acute again, carer words, the typo table and non-English cue words;
+* ``replies.yaml``: the reviewed reply templates per language and the numbers per region;
+* ``exemplars.yaml``: labelled example sentences for the semantic layer.
+
+:func:`load_tables` reads and validates all of them; any mistake is a
+:class:`TriageTableError` naming the file and the entry.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chatbot.safety.patterns import Compiler, PatternError
+
+Level = Literal["emergency", "urgent"]
+Action = Literal["ambulance", "emergency", "crisis", "urgent"]
+Context = Literal["negated", "past", "hypothetical", "general"]
+LANGUAGES = ("en", "hi", "hi-Latn", "es", "fr")
+_ALL_CONTEXTS: tuple[Context, ...] = ("negated", "past", "hypothetical", "general")
+
+
+class TriageTableError(ValueError):
+    """A triage table that is missing, malformed or fails its own checks."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RuleSpec(_Strict):
+    id: str
+    lang: str = "en"
+    match: list[str] = Field(min_length=1)
+    also: list[str] = Field(default_factory=list, description="one must appear in the message")
+    unless: list[str] = Field(default_factory=list, description="benign context, same sentence")
+    acute_overrides: bool = True
+    examples: list[str] = Field(default_factory=list)
+    not_examples: list[str] = Field(default_factory=list)
+
+
+class FirstStep(_Strict):
+    text: dict[str, str]
+    source: str
+
+
+class CategorySpec(_Strict):
+    level: Level
+    action: Action
+    name: dict[str, str]  # per language: "a heart attack"
+    guidance: str
+    first_step: FirstStep | None = None
+    suppressed_by: list[Context] = Field(default_factory=lambda: list(_ALL_CONTEXTS))
+    rules: list[RuleSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _english_first(self) -> CategorySpec:
+        if "en" not in self.name:
+            raise ValueError("every category needs an English name")
+        if self.first_step is not None and "en" not in self.first_step.text:
+            raise ValueError("every first step needs an English text")
+        return self
+
+
+class RedFlags(_Strict):
+    version: int
+    priority: list[str]
+    vocabulary: dict[str, list[str]]
+    categories: dict[str, CategorySpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RedFlags:
+        if sorted(self.priority) != sorted(self.categories):
+            missing = set(self.categories) ^ set(self.priority)
+            raise ValueError(f"priority must list every category once; check {sorted(missing)}")
+        ids = [r.id for c in self.categories.values() for r in c.rules]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"duplicate rule ids: {sorted(dupes)}")
+        return self
+
+
+class ContextSpec(_Strict):
+    typos: dict[str, str]
+    negation: list[str]
+    negation_filler: list[str]
+    not_negation_after: list[str]
+    acute: list[str]
+    past: list[str]
+    hypothetical: list[str]
+    question_start: list[str]
+    info_words: list[str]
+    generic_start: list[str]
+    personal: list[str]
+    carer: dict[str, list[str]]  # him / her / them -> words that name the person
+    symptoms: list[str]  # for the safety net: a symptom described by the writer
+    languages: dict[str, list[str]]  # cue words of languages the detector misreads
+    examples: dict[Context | Literal["acute"], list[str]]
+
+
+class RegionSpec(_Strict):
+    name: str
+    emergency: str
+    ambulance: str
+    crisis: str = ""
+    poison: str = ""
+    urgent: str = ""
+
+
+class ReplyTemplates(_Strict):
+    ambulance: str
+    emergency: str
+    crisis: str
+    crisis_danger: str
+    urgent: str
+    first_step: str
+    carer: dict[str, str]  # him / her / them
+    other_numbers: str
+    crisis_note: str
+    safety_net: str
+    english_only: str
+    medication_note: str
+
+
+class Replies(_Strict):
+    regions: dict[str, RegionSpec]
+    languages: dict[str, ReplyTemplates]
+
+    @model_validator(mode="after")
+    def _all_languages(self) -> Replies:
+        missing = [lang for lang in LANGUAGES if lang not in self.languages]
+        if missing:
+            raise ValueError(f"reply templates missing for {missing}")
+        return self
+
+
+class Tables(BaseModel):
+    """Everything triage reads from ``data/triage/``, validated."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    red_flags: RedFlags
+    context: ContextSpec
+    replies: Replies
+    exemplars: dict[str, list[str]]
+
+    @cached_property
+    def compiler(self) -> Compiler:
+        return Compiler(self.red_flags.vocabulary)
+
+
+def _read(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TriageTableError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TriageTableError(f"{path}: cannot be read: {exc}") from None
+
+
+def _validated(model: type[BaseModel], path: Path) -> BaseModel:
+    try:
+        return model.model_validate(_read(path))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise TriageTableError(f"{path}: {problems}") from None
+
+
+def load_tables(folder: Path) -> Tables:
+    red_flags = _validated(RedFlags, folder / "red_flags.yaml")
+    context = _validated(ContextSpec, folder / "context.yaml")
+    replies = _validated(Replies, folder / "replies.yaml")
+    raw = _read(folder / "exemplars.yaml")
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(s, str) for s in v)
+        for k, v in raw.items()
+    ):
+        raise TriageTableError(f"{folder / 'exemplars.yaml'}: must map labels to lists of text")
+    assert isinstance(red_flags, RedFlags)
+    unknown = set(raw) - set(red_flags.categories) - {"none"}
+    if unknown:
+        raise TriageTableError(
+            f"{folder / 'exemplars.yaml'}: labels that are not categories: {sorted(unknown)}"
+        )
+    assert isinstance(context, ContextSpec) and isinstance(replies, Replies)
+    tables = Tables(red_flags=red_flags, context=context, replies=replies, exemplars=raw)
+    _check_patterns(tables, folder)
+    return tables
+
+
+def _check_patterns(tables: Tables, folder: Path) -> None:
+    """Compile every phrase once, so a typo in a table fails at load with its place."""
+    compiler = tables.compiler
+    for name, category in tables.red_flags.categories.items():
+        for rule in category.rules:
+            for field_name in ("match", "also", "unless"):
+                phrases = getattr(rule, field_name)
+                if phrases:
+                    try:
+                        compiler.compile(phrases)
+                    except (PatternError, re.error) as exc:
+                        raise TriageTableError(
+                            f"{folder / 'red_flags.yaml'}: {name} rule {rule.id} "
+                            f"({field_name}): {exc}"
+                        ) from None
+    context = tables.context
+    for field_name in (
+        "negation",
+        "acute",
+        "past",
+        "hypothetical",
+        "question_start",
+        "info_words",
+        "generic_start",
+        "personal",
+        "symptoms",
+        "not_negation_after",
+    ):
+        try:
+            compiler.compile(getattr(context, field_name))
+        except (PatternError, re.error) as exc:
+            raise TriageTableError(f"{folder / 'context.yaml'}: {field_name}: {exc}") from None

@@ -1,0 +1,252 @@
+"""Red-flag triage: rules, context and the semantic layer combined into one assessment.
+
+    prepare (text.py) -> rules (red_flags.yaml) + semantic (exemplars.yaml)
+                      -> context (context.yaml): negated, past, "what if", general?
+                      -> Assessment: level, categories in priority order, crisis line?
+
+* A **rule** hit counts unless its clause negates it or its sentence is a past event, a
+  hypothetical or first-aid question, or a general question (each category lists which
+  of these apply to it), or the rule's own ``unless`` words are in the sentence.
+* A **semantic** suggestion counts when it clears the threshold and margin and its
+  sentence is not in one of those contexts either.
+* **Self-harm** is never dropped: a suppressed self-harm mention (a negation, a past
+  attempt, a general question) still gets the crisis line, with an ordinary answer.
+* When nothing counts but the writer describes symptoms of their own (or someone's),
+  :attr:`Assessment.safety_net` asks the reply to add one line on when to call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from chatbot.safety.context import ContextRules
+from chatbot.safety.language import LanguageDetector
+from chatbot.safety.semantic import ExemplarBank, TextEncoder
+from chatbot.safety.tables import Context, Tables
+from chatbot.safety.text import Prepared, prepare
+
+Carer = Literal["him", "her", "them"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of evidence, kept for staff inspection and the triage eval."""
+
+    category: str
+    layer: Literal["rule", "semantic"]
+    evidence: str  # the rule id and matched words, or the nearest exemplar
+    score: float = 1.0
+    suppressed: Context | Literal["unless"] | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: Literal["emergency", "urgent", "none"]
+    categories: tuple[str, ...]  # those that fired, in priority order (first one wins)
+    crisis: bool  # the crisis line must be given (self-harm fired or was mentioned)
+    language: str
+    carer: Carer | None = None  # the writer asks about someone else
+    safety_net: bool = False
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+    ms: float = 0.0
+
+    @property
+    def category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def takes_over(self) -> bool:
+        """The reply is the emergency or urgent instruction, not an article answer."""
+        return self.level != "none"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    id: str
+    category: str
+    match: re.Pattern[str]
+    also: re.Pattern[str] | None
+    unless: re.Pattern[str] | None
+    acute_overrides: bool
+
+
+class Triage:
+    """Built once per process from the tables (and the encoder, for the semantic layer)."""
+
+    def __init__(
+        self,
+        tables: Tables,
+        encoder: TextEncoder | None = None,
+        *,
+        threshold: float = 0.7,
+        margin: float = 0.05,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.tables = tables
+        spec = tables.red_flags
+        compiler = tables.compiler
+        self.priority = tuple(spec.priority)
+        self.context = ContextRules.build(tables.context, compiler)
+        self.rules: list[_Rule] = [
+            _Rule(
+                id=rule.id,
+                category=name,
+                match=compiler.compile(rule.match),
+                also=compiler.compile(rule.also) if rule.also else None,
+                unless=compiler.compile(rule.unless) if rule.unless else None,
+                acute_overrides=rule.acute_overrides,
+            )
+            for name in self.priority
+            for rule in spec.categories[name].rules
+        ]
+        self.typos = tables.context.typos
+        self.language = LanguageDetector(tables.context.languages)
+        self.encoder = encoder
+        self.threshold = threshold
+        self.margin = margin
+        self.bank = (
+            ExemplarBank.build(tables.exemplars, encoder, cache_dir)
+            if encoder is not None and tables.exemplars
+            else None
+        )
+        self._carer = {
+            pronoun: compiler.compile(words) for pronoun, words in tables.context.carer.items()
+        }
+
+    # ------------------------------------------------------------------ public
+    def assess(self, text: str) -> Assessment:
+        started = time.perf_counter()
+        prepared = prepare(text, self.typos)
+        findings = self._rule_findings(prepared)
+        if self.bank is not None and self.encoder is not None:
+            findings += self._semantic_findings(prepared)
+        assessment = self._decide(prepared, findings)
+        ms = (time.perf_counter() - started) * 1000
+        return Assessment(**{**assessment.__dict__, "ms": round(ms, 3)})
+
+    def fix_typos(self, text: str) -> str:
+        """Correct the typo table's misspellings, leaving everything else as typed."""
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            fixed = self.typos.get(word.lower())
+            if fixed is None:
+                return word
+            return fixed.capitalize() if word[0].isupper() else fixed
+
+        return re.sub(r"[A-Za-z][A-Za-z']*", fix, text)
+
+    # ------------------------------------------------------------------ layers
+    def _suppression(
+        self, prepared: Prepared, start: int, category: str
+    ) -> Context | Literal["unless"] | None:
+        allowed = self.tables.red_flags.categories[category].suppressed_by
+        if "negated" in allowed and self.context.negated(prepared, start):
+            return "negated"
+        why = self.context.sentence_context(prepared.sentence_at(start))
+        if why is not None and why in allowed:
+            return why
+        return None
+
+    def _rule_findings(self, prepared: Prepared) -> list[Finding]:
+        findings: list[Finding] = []
+        done: set[str] = set()
+        for rule in self.rules:
+            if rule.category in done:
+                continue
+            for m in rule.match.finditer(prepared.match):
+                suppressed = self._suppression(prepared, m.start(), rule.category)
+                if suppressed is None and rule.unless is not None:
+                    sentence = prepared.sentence_at(m.start())
+                    if rule.unless.search(sentence) and not (
+                        rule.acute_overrides and self.context.acute.search(sentence)
+                    ):
+                        suppressed = "unless"
+                evidence = f"{rule.id}: {m.group(0).strip()}"
+                if rule.also is not None:
+                    other = self._companion(prepared, rule.also)
+                    if other is None:
+                        break  # the co-symptom is nowhere in the message
+                    evidence += f" + {other}"
+                findings.append(Finding(rule.category, "rule", evidence, 1.0, suppressed))
+                if suppressed is None:
+                    done.add(rule.category)
+                    break
+        return findings
+
+    def _companion(self, prepared: Prepared, pattern: re.Pattern[str]) -> str | None:
+        for m in pattern.finditer(prepared.match):
+            if not self.context.negated(prepared, m.start()):
+                return m.group(0).strip()
+        return None
+
+    def _semantic_findings(self, prepared: Prepared) -> list[Finding]:
+        assert self.bank is not None and self.encoder is not None
+        sentences = prepared.sentences()
+        if not sentences:
+            return []
+        texts = [s.text for s in sentences]
+        vectors = self.encoder.embed(texts)
+        findings: list[Finding] = []
+        for suggestions in self.bank.suggest(vectors):
+            for rank, s in enumerate(suggestions):
+                if s.score < self.threshold or s.margin < self.margin:
+                    continue
+                # nearest neighbour: the best label of the sentence counts; self-harm
+                # counts wherever it ranks, so the crisis line is never lost
+                if rank > 0 and s.label != "self_harm":
+                    continue
+                sentence = sentences[s.sentence]
+                allowed = self.tables.red_flags.categories[s.label].suppressed_by
+                why = self.context.sentence_context(sentence.match)
+                suppressed = why if why is not None and why in allowed else None
+                findings.append(
+                    Finding(
+                        s.label,
+                        "semantic",
+                        f"{s.exemplar!r} ({s.score:.2f}, +{s.margin:.2f})",
+                        round(s.score, 4),
+                        suppressed,
+                    )
+                )
+        return findings
+
+    # ------------------------------------------------------------------ decision
+    def _decide(self, prepared: Prepared, findings: Sequence[Finding]) -> Assessment:
+        fired = {f.category for f in findings if f.suppressed is None}
+        categories = tuple(c for c in self.priority if c in fired)
+        levels = {self.tables.red_flags.categories[c].level for c in categories}
+        level: Literal["emergency", "urgent", "none"] = (
+            "emergency" if "emergency" in levels else "urgent" if "urgent" in levels else "none"
+        )
+        if level == "emergency":
+            categories = tuple(
+                c for c in categories if self.tables.red_flags.categories[c].level == "emergency"
+            )
+        crisis = any(f.category == "self_harm" for f in findings)
+        language = self.language.detect(prepared.text)
+        carer = self._who(prepared) if categories else None
+        safety_net = level == "none" and self.context.describes_symptoms(prepared)
+        return Assessment(
+            level=level,
+            categories=categories,
+            crisis=crisis,
+            language=language,
+            carer=carer,
+            safety_net=safety_net,
+            findings=tuple(findings),
+        )
+
+    def _who(self, prepared: Prepared) -> Carer | None:
+        """Whom the writer asks about, when it is not themselves."""
+        best: tuple[int, Carer] | None = None
+        for pronoun, pattern in self._carer.items():
+            m = pattern.search(prepared.match)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), pronoun)  # type: ignore[assignment]
+        return best[1] if best else None
