@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         default=None, description="reviewed triage tables; defaults to the project's data/triage"
     )
     triage_threshold: float = Field(
-        default=0.7,
+        default=0.6,
         ge=0,
         le=1,
         description="semantic layer: cosine to an emergency exemplar that counts; "

@@ -45,7 +45,7 @@ def build_triage(
     folder: Path | None = None,
     encoder: TextEncoder | None = None,
     *,
-    threshold: float = 0.7,
+    threshold: float = 0.6,
     margin: float = 0.05,
     cache_dir: Path | None = None,
 ) -> Triage:

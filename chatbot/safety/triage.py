@@ -83,7 +83,7 @@ class Triage:
         tables: Tables,
         encoder: TextEncoder | None = None,
         *,
-        threshold: float = 0.7,
+        threshold: float = 0.6,
         margin: float = 0.05,
         cache_dir: Path | None = None,
     ) -> None:
