@@ -27,6 +27,8 @@ class ContextRules:
     generic_start: re.Pattern[str]
     personal: re.Pattern[str]
     symptoms: re.Pattern[str]
+    negation_after: re.Pattern[str]
+    joking: re.Pattern[str]
 
     @classmethod
     def build(cls, spec: ContextSpec, compiler: Compiler) -> ContextRules:
@@ -54,10 +56,16 @@ class ContextRules:
             ),
             personal=compiler.compile(spec.personal),
             symptoms=compiler.compile(spec.symptoms),
+            negation_after=re.compile(
+                r"^\s*(?:\S+\s+)?(?:" + "|".join(compiler.body(p) for p in spec.negation_after) + r")(?![\w\u0900-\u0dff])"
+            ),
+            joking=compiler.compile(spec.joking),
         )
 
-    def negated(self, prepared: Prepared, start: int) -> bool:
-        clause_start, _ = prepared.clause_span(start)
+    def negated(self, prepared: Prepared, start: int, end: int | None = None) -> bool:
+        clause_start, clause_end = prepared.clause_span(start)
+        if end is not None and self.negation_after.search(prepared.match[end : min(clause_end, end + 40)]):
+            return True
         before = prepared.match[max(clause_start, start - 80) : start]
         found = self.negation_tail.search(before)
         if not found:
@@ -69,6 +77,8 @@ class ContextRules:
 
     def sentence_context(self, sentence: str) -> Context | None:
         """Why a sentence does not describe an emergency now, or None when it may."""
+        if self.joking.search(sentence):
+            return "joking"
         if self.acute.search(sentence):
             return None
         if self.hypothetical.search(sentence):

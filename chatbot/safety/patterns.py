@@ -25,6 +25,7 @@ _BEFORE = rf"(?<![{WORD_CHARS}])"
 _AFTER = rf"(?![{WORD_CHARS}])"
 _TOKEN = re.compile(r"^(?:~\d*|\{[A-Za-z_']+\}\??|\([^()]+\)\??|[^\s{}~()]+)$")
 _SPLIT = re.compile(r"\([^()]*\)\??|\S+")
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 _WORD_TOKEN = re.compile(rf"^[{WORD_CHARS}']+\*?$")
 
 
@@ -108,5 +109,11 @@ class Compiler:
         """One pattern matching any of the phrases as whole words."""
         if not phrases:
             raise PatternError("no phrases given")
-        bodies = "|".join(f"(?:{self.body(p)})" for p in phrases)
-        return re.compile(f"{_BEFORE}(?:{bodies}){_AFTER}")
+        spaced = [p for p in phrases if not _CJK.search(p)]
+        unspaced = [p for p in phrases if _CJK.search(p)]  # no spaces between words there
+        parts = []
+        if spaced:
+            parts.append(f"{_BEFORE}(?:{'|'.join(f'(?:{self.body(p)})' for p in spaced)}){_AFTER}")
+        if unspaced:
+            parts.append("|".join(f"(?:{self.body(p)})" for p in unspaced))
+        return re.compile("|".join(parts))

@@ -30,9 +30,9 @@ from chatbot.safety.patterns import Compiler, PatternError
 
 Level = Literal["emergency", "urgent"]
 Action = Literal["ambulance", "emergency", "crisis", "urgent"]
-Context = Literal["negated", "past", "hypothetical", "general"]
+Context = Literal["negated", "past", "hypothetical", "general", "joking"]
 LANGUAGES = ("en", "hi", "hi-Latn", "es", "fr")
-_ALL_CONTEXTS: tuple[Context, ...] = ("negated", "past", "hypothetical", "general")
+_ALL_CONTEXTS: tuple[Context, ...] = ("negated", "past", "hypothetical", "general", "joking")
 
 
 class TriageTableError(ValueError):
@@ -50,6 +50,8 @@ class RuleSpec(_Strict):
     also: list[str] = Field(default_factory=list, description="one must appear in the message")
     unless: list[str] = Field(default_factory=list, description="benign context, same sentence")
     acute_overrides: bool = True
+    crisis: bool = Field(default=False, description="a hit also brings the crisis line")
+    crisis_unless: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
     not_examples: list[str] = Field(default_factory=list)
 
@@ -100,6 +102,8 @@ class ContextSpec(_Strict):
     negation: list[str]
     negation_filler: list[str]
     not_negation_after: list[str]
+    negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
+    joking: list[str]  # "lol", "haha": a figure of speech, not a report
     acute: list[str]
     past: list[str]
     hypothetical: list[str]
@@ -210,7 +214,7 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
     compiler = tables.compiler
     for name, category in tables.red_flags.categories.items():
         for rule in category.rules:
-            for field_name in ("match", "also", "unless"):
+            for field_name in ("match", "also", "unless", "crisis_unless"):
                 phrases = getattr(rule, field_name)
                 if phrases:
                     try:
@@ -232,6 +236,8 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
         "personal",
         "symptoms",
         "not_negation_after",
+        "negation_after",
+        "joking",
     ):
         try:
             compiler.compile(getattr(context, field_name))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032\u00b4`"})
 _DASHES = re.compile(r"[\u2010-\u2015\u2212_/-]+")
+_LAUGHING = re.compile("[\U0001F602\U0001F923\U0001F605\U0001F606\U0001F604\U0001F601\U0001F61C\U0001F61D]")
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _WORD = re.compile(r"[a-z][a-z']*")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
@@ -51,6 +52,7 @@ def normalize_line(text: str, typos: Mapping[str, str]) -> str:
         for ch in text
         if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf")
     )
+    text = _LAUGHING.sub(" lol ", text)
     text = _strip_latin_accents(text)
     text = _DASHES.sub(" ", text)
     text = _STRETCHED.sub(r"\1", text)  # no English word has three identical letters in a row

@@ -41,7 +41,7 @@ class Finding:
     layer: Literal["rule", "semantic"]
     evidence: str  # the rule id and matched words, or the nearest exemplar
     score: float = 1.0
-    suppressed: Context | Literal["unless"] | None = None
+    suppressed: Context | Literal["unless", "crisis only"] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class _Rule:
     also: re.Pattern[str] | None
     unless: re.Pattern[str] | None
     acute_overrides: bool
+    crisis: bool
+    crisis_unless: re.Pattern[str] | None
 
 
 class Triage:
@@ -100,6 +102,8 @@ class Triage:
                 also=compiler.compile(rule.also) if rule.also else None,
                 unless=compiler.compile(rule.unless) if rule.unless else None,
                 acute_overrides=rule.acute_overrides,
+                crisis=rule.crisis,
+                crisis_unless=compiler.compile(rule.crisis_unless) if rule.crisis_unless else None,
             )
             for name in self.priority
             for rule in spec.categories[name].rules
@@ -143,10 +147,10 @@ class Triage:
 
     # ------------------------------------------------------------------ layers
     def _suppression(
-        self, prepared: Prepared, start: int, category: str
-    ) -> Context | Literal["unless"] | None:
+        self, prepared: Prepared, start: int, end: int, category: str
+    ) -> Context | Literal["unless", "crisis only"] | None:
         allowed = self.tables.red_flags.categories[category].suppressed_by
-        if "negated" in allowed and self.context.negated(prepared, start):
+        if "negated" in allowed and self.context.negated(prepared, start, end):
             return "negated"
         why = self.context.sentence_context(prepared.sentence_at(start))
         if why is not None and why in allowed:
@@ -160,7 +164,7 @@ class Triage:
             if rule.category in done:
                 continue
             for m in rule.match.finditer(prepared.match):
-                suppressed = self._suppression(prepared, m.start(), rule.category)
+                suppressed = self._suppression(prepared, m.start(), m.end(), rule.category)
                 if suppressed is None and rule.unless is not None:
                     sentence = prepared.sentence_at(m.start())
                     if rule.unless.search(sentence) and not (
@@ -174,6 +178,13 @@ class Triage:
                         break  # the co-symptom is nowhere in the message
                     evidence += f" + {other}"
                 findings.append(Finding(rule.category, "rule", evidence, 1.0, suppressed))
+                if rule.crisis and suppressed is None and not (
+                    rule.crisis_unless is not None and rule.crisis_unless.search(prepared.match)
+                ):
+                    # e.g. an adult's overdose: the crisis line comes with the ambulance
+                    findings.append(
+                        Finding("self_harm", "rule", f"{rule.id}: crisis line", 1.0, "crisis only")
+                    )
                 if suppressed is None:
                     done.add(rule.category)
                     break
@@ -228,7 +239,9 @@ class Triage:
             categories = tuple(
                 c for c in categories if self.tables.red_flags.categories[c].level == "emergency"
             )
-        crisis = any(f.category == "self_harm" for f in findings)
+        # a self-harm mention brings the crisis line even when negated or in the past;
+        # only the rule's own benign context ("cut myself chopping onions") does not
+        crisis = any(f.category == "self_harm" and f.suppressed != "unless" for f in findings)
         language = self.language.detect(prepared.text)
         carer = self._who(prepared) if categories else None
         safety_net = level == "none" and self.context.describes_symptoms(prepared)
