@@ -57,14 +57,18 @@ class ContextRules:
             personal=compiler.compile(spec.personal),
             symptoms=compiler.compile(spec.symptoms),
             negation_after=re.compile(
-                r"^\s*(?:\S+\s+)?(?:" + "|".join(compiler.body(p) for p in spec.negation_after) + r")(?![\w\u0900-\u0dff])"
+                r"^\s*(?:\S+\s+)?(?:"
+                + "|".join(compiler.body(p) for p in spec.negation_after)
+                + r")(?![\w\u0900-\u0dff])"
             ),
             joking=compiler.compile(spec.joking),
         )
 
     def negated(self, prepared: Prepared, start: int, end: int | None = None) -> bool:
         clause_start, clause_end = prepared.clause_span(start)
-        if end is not None and self.negation_after.search(prepared.match[end : min(clause_end, end + 40)]):
+        if end is not None and self.negation_after.search(
+            prepared.match[end : min(clause_end, end + 40)]
+        ):
             return True
         before = prepared.match[max(clause_start, start - 80) : start]
         found = self.negation_tail.search(before)

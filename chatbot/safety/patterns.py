@@ -5,7 +5,7 @@ A phrase is words separated by spaces, matched as whole words on the prepared te
 
     chest pain              the two words in a row
     breath*                 a word starting with "breath" (breath, breathe, breathing)
-    arm|jaw|neck            any one of these words
+    arm|jaw|neck|{PAIN}     any one of these words or lists
     (too many|too much)     any one of these phrases (several words each)
     {PAIN}                  any phrase of the vocabulary list PAIN (defined in the file)
     really?                 an optional word (also {PAIN}? and a|b?)
@@ -23,8 +23,7 @@ from collections.abc import Mapping
 WORD_CHARS = r"\w\u0900-\u0dff"
 _BEFORE = rf"(?<![{WORD_CHARS}])"
 _AFTER = rf"(?![{WORD_CHARS}])"
-_TOKEN = re.compile(r"^(?:~\d*|\{[A-Za-z_']+\}\??|\([^()]+\)\??|[^\s{}~()]+)$")
-_SPLIT = re.compile(r"\([^()]*\)\??|\S+")
+_TOKEN = re.compile(r"^(?:~\d*|\(.+\)\??|[^\s~()]+)$")
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 _WORD_TOKEN = re.compile(rf"^[{WORD_CHARS}']+\*?$")
 
@@ -69,19 +68,20 @@ class Compiler:
         if core.startswith("("):
             if not core.endswith(")"):
                 raise PatternError(f"unclosed ( in phrase {phrase!r}")
-            inner = [p.strip() for p in core[1:-1].split("|")]
+            inner = [p.strip() for p in _split_top(core[1:-1], "|")]
             return f"(?:{'|'.join(self.body(p) for p in inner)})", optional
-        if core.startswith("{"):
-            if not core.endswith("}"):
-                raise PatternError(f"unclosed {{ in phrase {phrase!r}")
-            return self._vocab(core[1:-1]), optional
-        alternatives = [self._alternative(w, phrase) for w in core.split("|")]
+        alternatives = [
+            self._vocab(w[1:-1])
+            if w.startswith("{") and w.endswith("}")
+            else self._alternative(w, phrase)
+            for w in core.split("|")
+        ]
         body = alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
         return body, optional
 
     def body(self, phrase: str) -> str:
         """The regex of one phrase, without word boundaries."""
-        tokens = _SPLIT.findall(phrase)
+        tokens = _split_top(phrase, " ")
         if not tokens:
             raise PatternError("empty phrase")
         out = ""
@@ -117,3 +117,28 @@ class Compiler:
         if unspaced:
             parts.append("|".join(f"(?:{self.body(p)})" for p in unspaced))
         return re.compile("|".join(parts))
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses ("a (b c|d) e" -> "a", "(b c|d)", "e")."""
+    parts: list[str] = []
+    depth = 0
+    current = ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise PatternError(f"unbalanced ) in {text!r}")
+        if ch == sep and depth == 0:
+            if current.strip():
+                parts.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    if depth != 0:
+        raise PatternError(f"unclosed ( in {text!r}")
+    if current.strip():
+        parts.append(current.strip())
+    return parts

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032\u00b4`"})
 _DASHES = re.compile(r"[\u2010-\u2015\u2212_/-]+")
-_LAUGHING = re.compile("[\U0001F602\U0001F923\U0001F605\U0001F606\U0001F604\U0001F601\U0001F61C\U0001F61D]")
+_LAUGHING = re.compile(
+    "[\U0001f602\U0001f923\U0001f605\U0001f606\U0001f604\U0001f601\U0001f61c\U0001f61d]"
+)
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _WORD = re.compile(r"[a-z][a-z']*")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
@@ -92,13 +94,14 @@ class Prepared:
         for start, end in itertools.pairwise(bounds):
             match = self.match[start:end].strip(" |")
             if match:
-                out.append(Sentence(start, match, self.text[start:end].strip(" .!?;\n")))
+                out.append(Sentence(start, end, match, self.text[start:end].strip(" .!?;\n")))
         return out
 
 
 @dataclass(frozen=True)
 class Sentence:
     start: int
+    end: int
     match: str
     text: str
 

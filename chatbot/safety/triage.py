@@ -178,8 +178,12 @@ class Triage:
                         break  # the co-symptom is nowhere in the message
                     evidence += f" + {other}"
                 findings.append(Finding(rule.category, "rule", evidence, 1.0, suppressed))
-                if rule.crisis and suppressed is None and not (
-                    rule.crisis_unless is not None and rule.crisis_unless.search(prepared.match)
+                if (
+                    rule.crisis
+                    and suppressed is None
+                    and not (
+                        rule.crisis_unless is not None and rule.crisis_unless.search(prepared.match)
+                    )
                 ):
                     # e.g. an adult's overdose: the crisis line comes with the ambulance
                     findings.append(
@@ -201,8 +205,12 @@ class Triage:
         sentences = prepared.sentences()
         if not sentences:
             return []
-        texts = [s.text for s in sentences]
-        vectors = self.encoder.embed(texts)
+        spans = getattr(self.encoder, "embed_spans", None)
+        if spans is not None and len(sentences) > 1:
+            # one model pass over the message, pooled per sentence
+            vectors = spans(prepared.text, [(s.start, s.end) for s in sentences])
+        else:
+            vectors = self.encoder.embed([s.text for s in sentences])
         findings: list[Finding] = []
         for suggestions in self.bank.suggest(vectors):
             for rank, s in enumerate(suggestions):
