@@ -102,6 +102,7 @@ def _triage(settings: Settings, args: argparse.Namespace) -> int:
         encoder,
         threshold=settings.triage_threshold,
         margin=settings.triage_margin,
+        crisis_threshold=settings.triage_crisis_threshold,
         cache_dir=settings.models_dir,
     )
     if args.scan:

@@ -448,6 +448,7 @@ def build_chatbot(
         encoder,
         threshold=settings.triage_threshold,
         margin=settings.triage_margin,
+        crisis_threshold=settings.triage_crisis_threshold,
         cache_dir=settings.models_dir,
     )
     llm = llm if llm is not None else make_llm(settings)

@@ -114,8 +114,15 @@ class Settings(BaseSettings):
         "chosen by scripts/bench_triage.py",
     )
     triage_margin: float = Field(
-        default=0.05,
+        default=0.0,
         description="semantic layer: how far it must beat the nearest non-emergency exemplar",
+    )
+    triage_crisis_threshold: float = Field(
+        default=0.45,
+        ge=0,
+        le=1,
+        description="semantic layer: cosine to a self-harm exemplar that adds the crisis line "
+        "to an ordinary answer (below the emergency threshold)",
     )
 
     # --- optional LLM ------------------------------------------------------

@@ -46,7 +46,11 @@ RULE_NON_EXAMPLES = [
 @pytest.mark.parametrize(("category", "rule_id", "text"), RULE_EXAMPLES)
 def test_every_rule_fires_on_its_examples(category: str, rule_id: str, text: str) -> None:
     found = RULES.assess(text)
-    assert category in found.categories, [f.evidence for f in found.findings]
+    evidence = [f.evidence for f in found.findings]
+    if any(r.id == rule_id and r.mention_only for r in TABLES.red_flags.categories[category].rules):
+        assert found.crisis and found.level == "none", evidence  # a mention: crisis line only
+    else:
+        assert category in found.categories, evidence
 
 
 @pytest.mark.parametrize(("category", "rule_id", "text"), RULE_NON_EXAMPLES)

@@ -46,7 +46,8 @@ def build_triage(
     encoder: TextEncoder | None = None,
     *,
     threshold: float = 0.6,
-    margin: float = 0.05,
+    margin: float = 0.0,
+    crisis_threshold: float = 0.45,
     cache_dir: Path | None = None,
 ) -> Triage:
     """Load and validate the tables, and embed the exemplars when an encoder is given."""
@@ -54,13 +55,18 @@ def build_triage(
     stamp = tuple(
         (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.yaml"))
     )
-    key = (str(folder), stamp, id(encoder), threshold, margin, str(cache_dir))
+    key = (str(folder), stamp, id(encoder), threshold, margin, crisis_threshold, str(cache_dir))
     with _LOCK:
         cached = _BUILT.get(key)
         if cached is None:
             tables = load_tables(folder)
             cached = Triage(
-                tables, encoder, threshold=threshold, margin=margin, cache_dir=cache_dir
+                tables,
+                encoder,
+                threshold=threshold,
+                margin=margin,
+                crisis_threshold=crisis_threshold,
+                cache_dir=cache_dir,
             )
             _BUILT[key] = cached
         return cached

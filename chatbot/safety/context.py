@@ -29,6 +29,7 @@ class ContextRules:
     symptoms: re.Pattern[str]
     negation_after: re.Pattern[str]
     joking: re.Pattern[str]
+    resolved: re.Pattern[str]
 
     @classmethod
     def build(cls, spec: ContextSpec, compiler: Compiler) -> ContextRules:
@@ -57,11 +58,12 @@ class ContextRules:
             personal=compiler.compile(spec.personal),
             symptoms=compiler.compile(spec.symptoms),
             negation_after=re.compile(
-                r"^\s*(?:\S+\s+)?(?:"
+                r"^\s*(?:\S+\s+){0,3}(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after)
                 + r")(?![\w\u0900-\u0dff])"
             ),
             joking=compiler.compile(spec.joking),
+            resolved=compiler.compile(spec.resolved),
         )
 
     def negated(self, prepared: Prepared, start: int, end: int | None = None) -> bool:
@@ -92,6 +94,11 @@ class ContextRules:
         if self.is_general_question(sentence):
             return "general"
         return None
+
+    def is_resolved(self, prepared: Prepared) -> bool:
+        """The message says it is over ("he's playing normally now", "I'm fine now") and
+        nothing in it is acute."""
+        return bool(self.resolved.search(prepared.match)) and not self.acute.search(prepared.match)
 
     def is_general_question(self, sentence: str) -> bool:
         sentence = sentence.strip()

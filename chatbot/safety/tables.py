@@ -30,9 +30,16 @@ from chatbot.safety.patterns import Compiler, PatternError
 
 Level = Literal["emergency", "urgent"]
 Action = Literal["ambulance", "emergency", "crisis", "urgent"]
-Context = Literal["negated", "past", "hypothetical", "general", "joking"]
+Context = Literal["negated", "past", "hypothetical", "general", "joking", "resolved"]
 LANGUAGES = ("en", "hi", "hi-Latn", "es", "fr")
-_ALL_CONTEXTS: tuple[Context, ...] = ("negated", "past", "hypothetical", "general", "joking")
+_ALL_CONTEXTS: tuple[Context, ...] = (
+    "negated",
+    "past",
+    "hypothetical",
+    "general",
+    "joking",
+    "resolved",
+)
 
 
 class TriageTableError(ValueError):
@@ -51,6 +58,12 @@ class RuleSpec(_Strict):
     unless: list[str] = Field(default_factory=list, description="benign context, same sentence")
     acute_overrides: bool = True
     crisis: bool = Field(default=False, description="a hit also brings the crisis line")
+    mention_if: list[str] = Field(
+        default_factory=list, description="words in the sentence that make a hit a mention"
+    )
+    mention_only: bool = Field(
+        default=False, description="a hit is a mention (crisis line, no takeover), never a report"
+    )
     crisis_unless: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
     not_examples: list[str] = Field(default_factory=list)
@@ -104,6 +117,7 @@ class ContextSpec(_Strict):
     not_negation_after: list[str]
     negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
     joking: list[str]  # "lol", "haha": a figure of speech, not a report
+    resolved: list[str]  # "he's playing normally now": it is over (no acute word anywhere)
     acute: list[str]
     past: list[str]
     hypothetical: list[str]
@@ -214,7 +228,7 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
     compiler = tables.compiler
     for name, category in tables.red_flags.categories.items():
         for rule in category.rules:
-            for field_name in ("match", "also", "unless", "crisis_unless"):
+            for field_name in ("match", "also", "unless", "crisis_unless", "mention_if"):
                 phrases = getattr(rule, field_name)
                 if phrases:
                     try:
@@ -238,6 +252,7 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
         "not_negation_after",
         "negation_after",
         "joking",
+        "resolved",
     ):
         try:
             compiler.compile(getattr(context, field_name))

@@ -42,6 +42,7 @@ class Finding:
     evidence: str  # the rule id and matched words, or the nearest exemplar
     score: float = 1.0
     suppressed: Context | Literal["unless", "crisis only"] | None = None
+    at: int = -1  # where its sentence starts in the prepared text
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class _Rule:
     acute_overrides: bool
     crisis: bool
     crisis_unless: re.Pattern[str] | None
+    mention_only: bool
+    mention_if: re.Pattern[str] | None
 
 
 class Triage:
@@ -86,7 +89,8 @@ class Triage:
         encoder: TextEncoder | None = None,
         *,
         threshold: float = 0.6,
-        margin: float = 0.05,
+        margin: float = 0.0,
+        crisis_threshold: float = 0.45,
         cache_dir: Path | None = None,
     ) -> None:
         self.tables = tables
@@ -104,6 +108,8 @@ class Triage:
                 acute_overrides=rule.acute_overrides,
                 crisis=rule.crisis,
                 crisis_unless=compiler.compile(rule.crisis_unless) if rule.crisis_unless else None,
+                mention_only=rule.mention_only,
+                mention_if=compiler.compile(rule.mention_if) if rule.mention_if else None,
             )
             for name in self.priority
             for rule in spec.categories[name].rules
@@ -113,6 +119,7 @@ class Triage:
         self.encoder = encoder
         self.threshold = threshold
         self.margin = margin
+        self.crisis_threshold = crisis_threshold
         self.bank = (
             ExemplarBank.build(tables.exemplars, encoder, cache_dir)
             if encoder is not None and tables.exemplars
@@ -128,7 +135,7 @@ class Triage:
         prepared = prepare(text, self.typos)
         findings = self._rule_findings(prepared)
         if self.bank is not None and self.encoder is not None:
-            findings += self._semantic_findings(prepared)
+            findings += self._semantic_findings(prepared, findings)
         assessment = self._decide(prepared, findings)
         ms = (time.perf_counter() - started) * 1000
         return Assessment(**{**assessment.__dict__, "ms": round(ms, 3)})
@@ -165,6 +172,15 @@ class Triage:
                 continue
             for m in rule.match.finditer(prepared.match):
                 suppressed = self._suppression(prepared, m.start(), m.end(), rule.category)
+                sentence_start = prepared.sentence_span(m.start())[0]
+                if suppressed is None and (
+                    rule.mention_only
+                    or (
+                        rule.mention_if is not None
+                        and rule.mention_if.search(prepared.sentence_at(m.start()))
+                    )
+                ):
+                    suppressed = "general"
                 if suppressed is None and rule.unless is not None:
                     sentence = prepared.sentence_at(m.start())
                     if rule.unless.search(sentence) and not (
@@ -177,7 +193,9 @@ class Triage:
                     if other is None:
                         break  # the co-symptom is nowhere in the message
                     evidence += f" + {other}"
-                findings.append(Finding(rule.category, "rule", evidence, 1.0, suppressed))
+                findings.append(
+                    Finding(rule.category, "rule", evidence, 1.0, suppressed, sentence_start)
+                )
                 if (
                     rule.crisis
                     and suppressed is None
@@ -200,7 +218,7 @@ class Triage:
                 return m.group(0).strip()
         return None
 
-    def _semantic_findings(self, prepared: Prepared) -> list[Finding]:
+    def _semantic_findings(self, prepared: Prepared, rules: list[Finding]) -> list[Finding]:
         assert self.bank is not None and self.encoder is not None
         sentences = prepared.sentences()
         if not sentences:
@@ -214,6 +232,22 @@ class Triage:
         findings: list[Finding] = []
         for suggestions in self.bank.suggest(vectors):
             for rank, s in enumerate(suggestions):
+                if (
+                    s.label == "self_harm"
+                    and self.crisis_threshold <= s.score
+                    and (s.score < self.threshold or s.margin < self.margin)
+                ):
+                    # close to self-harm but not sure: the crisis line, not a takeover
+                    findings.append(
+                        Finding(
+                            "self_harm",
+                            "semantic",
+                            f"{s.exemplar!r} ({s.score:.2f})",
+                            round(s.score, 4),
+                            "crisis only",
+                        )
+                    )
+                    continue
                 if s.score < self.threshold or s.margin < self.margin:
                     continue
                 # nearest neighbour: the best label of the sentence counts; self-harm
@@ -223,7 +257,22 @@ class Triage:
                 sentence = sentences[s.sentence]
                 allowed = self.tables.red_flags.categories[s.label].suppressed_by
                 why = self.context.sentence_context(sentence.match)
-                suppressed = why if why is not None and why in allowed else None
+                suppressed: Context | Literal["unless", "crisis only"] | None = (
+                    why if why is not None and why in allowed else None
+                )
+                if suppressed is None:
+                    # the encoder does not read negation or tense: where a rule of the same
+                    # category saw this sentence and set it aside, so does the encoder
+                    suppressed = next(
+                        (
+                            r.suppressed
+                            for r in rules
+                            if r.category == s.label
+                            and r.at == sentence.start
+                            and r.suppressed not in (None, "crisis only")
+                        ),
+                        None,
+                    )
                 findings.append(
                     Finding(
                         s.label,
@@ -231,12 +280,20 @@ class Triage:
                         f"{s.exemplar!r} ({s.score:.2f}, +{s.margin:.2f})",
                         round(s.score, 4),
                         suppressed,
+                        sentence.start,
                     )
                 )
         return findings
 
     # ------------------------------------------------------------------ decision
     def _decide(self, prepared: Prepared, findings: Sequence[Finding]) -> Assessment:
+        if self.context.is_resolved(prepared):
+            findings = [
+                f
+                if f.suppressed is not None or "resolved" not in self._allowed(f.category)
+                else Finding(f.category, f.layer, f.evidence, f.score, "resolved")
+                for f in findings
+            ]
         fired = {f.category for f in findings if f.suppressed is None}
         categories = tuple(c for c in self.priority if c in fired)
         levels = {self.tables.red_flags.categories[c].level for c in categories}
@@ -262,6 +319,9 @@ class Triage:
             safety_net=safety_net,
             findings=tuple(findings),
         )
+
+    def _allowed(self, category: str) -> list[Context]:
+        return self.tables.red_flags.categories[category].suppressed_by
 
     def _who(self, prepared: Prepared) -> Carer | None:
         """Whom the writer asks about, when it is not themselves."""
