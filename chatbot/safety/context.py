@@ -30,6 +30,7 @@ class ContextRules:
     negation_after: re.Pattern[str]
     joking: re.Pattern[str]
     resolved: re.Pattern[str]
+    unresolved: re.Pattern[str]
 
     @classmethod
     def build(cls, spec: ContextSpec, compiler: Compiler) -> ContextRules:
@@ -64,6 +65,7 @@ class ContextRules:
             ),
             joking=compiler.compile(spec.joking),
             resolved=compiler.compile(spec.resolved),
+            unresolved=compiler.compile(spec.unresolved),
         )
 
     def negated(self, prepared: Prepared, start: int, end: int | None = None) -> bool:
@@ -97,8 +99,9 @@ class ContextRules:
 
     def is_resolved(self, prepared: Prepared) -> bool:
         """The message says it is over ("he's playing normally now", "I'm fine now") and
-        nothing in it is acute."""
-        return bool(self.resolved.search(prepared.match)) and not self.acute.search(prepared.match)
+        nothing in it says it is still going on."""
+        text = prepared.match
+        return bool(self.resolved.search(text)) and not self.unresolved.search(text)
 
     def is_general_question(self, sentence: str) -> bool:
         sentence = sentence.strip()

@@ -58,6 +58,9 @@ class RuleSpec(_Strict):
     unless: list[str] = Field(default_factory=list, description="benign context, same sentence")
     acute_overrides: bool = True
     crisis: bool = Field(default=False, description="a hit also brings the crisis line")
+    suppressed_by: list[Context] | None = Field(
+        default=None, description="overrides the category's contexts for this rule"
+    )
     mention_if: list[str] = Field(
         default_factory=list, description="words in the sentence that make a hit a mention"
     )
@@ -117,7 +120,8 @@ class ContextSpec(_Strict):
     not_negation_after: list[str]
     negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
     joking: list[str]  # "lol", "haha": a figure of speech, not a report
-    resolved: list[str]  # "he's playing normally now": it is over (no acute word anywhere)
+    resolved: list[str]  # "he's playing normally now": it is over ...
+    unresolved: list[str]  # ... unless something is still going on
     acute: list[str]
     past: list[str]
     hypothetical: list[str]
@@ -253,6 +257,7 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
         "negation_after",
         "joking",
         "resolved",
+        "unresolved",
     ):
         try:
             compiler.compile(getattr(context, field_name))

@@ -69,6 +69,7 @@ class Prepared:
     match: str  # same length: sentence ends -> "|", other punctuation -> " "
     sentence_starts: tuple[int, ...]
     clause_starts: tuple[int, ...]
+    segment_starts: tuple[int, ...]  # sentences split again at "but", "however", ...
 
     def _around(self, starts: tuple[int, ...], pos: int) -> tuple[int, int]:
         i = bisect_right(starts, pos) - 1
@@ -81,6 +82,12 @@ class Prepared:
 
     def clause_span(self, pos: int) -> tuple[int, int]:
         return self._around(self.clause_starts, pos)
+
+    def segment_at(self, pos: int) -> str:
+        """The match text of the sentence part around ``pos`` ("... cramps, but now X":
+        the part after "but")."""
+        start, end = self._around(self.segment_starts, pos)
+        return self.match[start:end]
 
     def sentence_at(self, pos: int) -> str:
         """The match text of the sentence around ``pos``."""
@@ -117,11 +124,13 @@ def prepare(text: str, typos: Mapping[str, str]) -> Prepared:
     sentence_starts = [0]
     for m in _SENTENCE_END.finditer(norm):
         sentence_starts.append(m.end())
+    segment_starts = set(sentence_starts)
     clause_starts = set(sentence_starts)
     for m in _CLAUSE_PUNCT.finditer(norm):
         clause_starts.add(m.end())
     for m in _CLAUSE_WORDS.finditer(norm):
         clause_starts.add(m.start())
+        segment_starts.add(m.start())
     match = _SENTENCE_CHARS.sub("|", norm)
     match = _OTHER_PUNCT.sub(" ", match)
     return Prepared(
@@ -129,4 +138,5 @@ def prepare(text: str, typos: Mapping[str, str]) -> Prepared:
         match=match,
         sentence_starts=tuple(sorted(set(sentence_starts))),
         clause_starts=tuple(sorted(clause_starts)),
+        segment_starts=tuple(sorted(segment_starts)),
     )

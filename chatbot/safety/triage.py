@@ -78,6 +78,7 @@ class _Rule:
     crisis_unless: re.Pattern[str] | None
     mention_only: bool
     mention_if: re.Pattern[str] | None
+    suppressed_by: tuple[str, ...] | None
 
 
 class Triage:
@@ -110,6 +111,7 @@ class Triage:
                 crisis_unless=compiler.compile(rule.crisis_unless) if rule.crisis_unless else None,
                 mention_only=rule.mention_only,
                 mention_if=compiler.compile(rule.mention_if) if rule.mention_if else None,
+                suppressed_by=tuple(rule.suppressed_by) if rule.suppressed_by is not None else None,
             )
             for name in self.priority
             for rule in spec.categories[name].rules
@@ -154,9 +156,14 @@ class Triage:
 
     # ------------------------------------------------------------------ layers
     def _suppression(
-        self, prepared: Prepared, start: int, end: int, category: str
+        self,
+        prepared: Prepared,
+        start: int,
+        end: int,
+        category: str,
+        override: tuple[str, ...] | None = None,
     ) -> Context | Literal["unless", "crisis only"] | None:
-        allowed = self.tables.red_flags.categories[category].suppressed_by
+        allowed = override if override is not None else self._allowed(category)
         if "negated" in allowed and self.context.negated(prepared, start, end):
             return "negated"
         why = self.context.sentence_context(prepared.sentence_at(start))
@@ -171,7 +178,9 @@ class Triage:
             if rule.category in done:
                 continue
             for m in rule.match.finditer(prepared.match):
-                suppressed = self._suppression(prepared, m.start(), m.end(), rule.category)
+                suppressed = self._suppression(
+                    prepared, m.start(), m.end(), rule.category, rule.suppressed_by
+                )
                 sentence_start = prepared.sentence_span(m.start())[0]
                 if suppressed is None and (
                     rule.mention_only
@@ -182,7 +191,9 @@ class Triage:
                 ):
                     suppressed = "general"
                 if suppressed is None and rule.unless is not None:
-                    sentence = prepared.sentence_at(m.start())
+                    # benign context counts in the same part of the sentence: "I came about
+                    # cramps but now his whole body is shaking" is not explained by cramps
+                    sentence = prepared.segment_at(m.start())
                     if rule.unless.search(sentence) and not (
                         rule.acute_overrides and self.context.acute.search(sentence)
                     ):
