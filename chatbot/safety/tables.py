@@ -84,6 +84,9 @@ class CategorySpec(_Strict):
     guidance: str
     first_step: FirstStep | None = None
     suppressed_by: list[Context] = Field(default_factory=lambda: list(_ALL_CONTEXTS))
+    semantic_margin: float | None = Field(
+        default=None, description="semantic layer: a larger lead over 'none' for this category"
+    )
     rules: list[RuleSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

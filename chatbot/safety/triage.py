@@ -259,7 +259,8 @@ class Triage:
                         )
                     )
                     continue
-                if s.score < self.threshold or s.margin < self.margin:
+                needed = self.tables.red_flags.categories[s.label].semantic_margin
+                if s.score < self.threshold or s.margin < max(self.margin, needed or 0.0):
                     continue
                 # nearest neighbour: the best label of the sentence counts; self-harm
                 # counts wherever it ranks, so the crisis line is never lost

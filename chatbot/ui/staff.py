@@ -116,6 +116,17 @@ def _turn_details(number: int, question: str, reply: Reply) -> None:
     st.markdown("**Reply**")
     with st.container(border=True):
         render.reply(reply)
+    if reply.triage is not None:
+        t = reply.triage
+        st.markdown(
+            f"**Triage** {render.md(t.level)}"
+            + (f" · {render.md(', '.join(t.categories))}" if t.categories else "")
+            + f" · language {render.md(t.language)}"
+            + (" · crisis line given" if t.crisis else "")
+            + (" · safety-net line" if t.safety_net else "")
+        )
+        if t.evidence:
+            st.text("\n".join(t.evidence))
     st.markdown(
         "**Retrieved chunks** (dense = cosine similarity, bm25 = BM25 score, "
         "fused = reciprocal-rank fusion)"
