@@ -108,6 +108,7 @@ def main() -> int:
 def _summary(report) -> dict[str, object]:  # type: ignore[no-untyped-def]
     p50, p95 = report.latency()
     return {
+        "recall_by_category": report.recall_by_category(),
         "recall": report.recall(),
         "false_alarms": report.false_alarms(),
         "crisis_lines": report.crisis_lines(),

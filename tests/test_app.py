@@ -171,11 +171,23 @@ def test_chat_emergency_stands_out(index: Settings) -> None:
     reply = _ask(at, "I have crushing chest pain and my left arm hurts")
     assert reply.kind == "emergency"
     assert at.error, "the emergency reply must be an st.error box"
-    assert "emergency" in at.error[0].value.lower()
+    # the call to action comes first, in bold, with the number
+    assert at.error[0].value.startswith("**Call an ambulance now: 108 or 112 (India).**")
     # The emergency box comes first in the reply, the disclaimer is still shown.
     assistant = at.chat_message[-1]
     first = next(iter(assistant.children.values()))
     assert type(first).__name__ == "Error", first
+    assert render.md(index.disclaimer) in _captions(at)
+
+
+def test_chat_urgent_red_flag_is_a_warning_first(index: Settings) -> None:
+    at = _app()
+    reply = _ask(at, "my calf went swollen, red and hot after the long flight from delhi")
+    assert reply.kind == "urgent"
+    assistant = at.chat_message[-1]
+    first = next(iter(assistant.children.values()))
+    assert type(first).__name__ == "Warning", first
+    assert at.warning[0].value.startswith("**Get medical help today.**")
     assert render.md(index.disclaimer) in _captions(at)
 
 
