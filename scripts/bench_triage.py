@@ -52,18 +52,31 @@ def main() -> int:
         "encoder": encoder.identity,
     }
 
+    blind = {
+        name: load_cases(sorted((REPO / "data" / "eval" / name).glob("*.jsonl")))
+        for name in ("triage_holdout", "triage_test")
+    }
     rules = Triage(tables, None)
-    result["rules_only"] = _summary(run(rules, cases))
+    result["rules_only"] = {
+        "dev": _summary(run(rules, cases)),
+        **{name: _summary(run(rules, blind_cases)) for name, blind_cases in blind.items()},
+    }
     sweep = []
-    for threshold in (0.6, 0.65, 0.7, 0.75, 0.8):
-        for margin in (0.0, 0.05, 0.1):
+    for threshold in (0.55, 0.6, 0.65, 0.7):
+        for margin in (0.0, 0.05):
             t = Triage(
-                tables, encoder, threshold=threshold, margin=margin, cache_dir=settings.models_dir
+                tables,
+                encoder,
+                threshold=threshold,
+                margin=margin,
+                crisis_threshold=settings.triage_crisis_threshold,
+                cache_dir=settings.models_dir,
             )
-            summary = _summary(run(t, cases))
-            summary.update(threshold=threshold, margin=margin)
+            summary = {"threshold": threshold, "margin": margin, "dev": _summary(run(t, cases))}
+            summary["triage_holdout"] = _summary(run(t, blind["triage_holdout"]))
             sweep.append(summary)
             print(json.dumps(summary), file=sys.stderr)
+    # chosen on the dev set and the first holdout; the test set is only read here, once
     result["sweep"] = sweep
 
     chosen = Triage(
@@ -71,13 +84,25 @@ def main() -> int:
         encoder,
         threshold=settings.triage_threshold,
         margin=settings.triage_margin,
+        crisis_threshold=settings.triage_crisis_threshold,
         cache_dir=settings.models_dir,
     )
     report = run(chosen, cases)
+    hidden = ("misses", "false_alarm_cases", "crisis_misses")  # blind sets stay unread
     result["chosen"] = {
         "threshold": settings.triage_threshold,
         "margin": settings.triage_margin,
-        **report.as_dict(),
+        "crisis_threshold": settings.triage_crisis_threshold,
+        "dev": report.as_dict(),
+        **{
+            name: {k: v for k, v in run(chosen, blind_cases).as_dict().items() if k not in hidden}
+            for name, blind_cases in blind.items()
+        },
+    }
+    rules_times = sorted(rules.assess(c.text).ms for c in cases)
+    result["rules_only_ms"] = {
+        "p50": rules_times[len(rules_times) // 2],
+        "p95": rules_times[int(len(rules_times) * 0.95)],
     }
     scans = {}
     sets = [("consumer", MEDQUAD / "consumer_questions.jsonl")]
@@ -101,7 +126,7 @@ def main() -> int:
     result["scans"] = scans
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(report.render())
+    print(report.render().split("\n\nmissed")[0])
     return 0
 
 

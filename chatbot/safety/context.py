@@ -59,7 +59,7 @@ class ContextRules:
             personal=compiler.compile(spec.personal),
             symptoms=compiler.compile(spec.symptoms),
             negation_after=re.compile(
-                r"^\s*(?:\S+\s+){0,3}(?:"
+                r"^\s*(?:\S+\s+){0,2}(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after)
                 + r")(?![\w\u0900-\u0dff])"
             ),

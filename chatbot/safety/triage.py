@@ -136,7 +136,12 @@ class Triage:
         started = time.perf_counter()
         prepared = prepare(text, self.typos)
         findings = self._rule_findings(prepared)
-        if self.bank is not None and self.encoder is not None:
+        # the encoder pass is the costly part: skip it when a rule already found an
+        # emergency (the crisis line comes from the rules' own self-harm findings then)
+        decided = any(
+            f.suppressed is None and self._level(f.category) == "emergency" for f in findings
+        )
+        if self.bank is not None and self.encoder is not None and not decided:
             findings += self._semantic_findings(prepared, findings)
         assessment = self._decide(prepared, findings)
         ms = (time.perf_counter() - started) * 1000
@@ -331,6 +336,9 @@ class Triage:
             safety_net=safety_net,
             findings=tuple(findings),
         )
+
+    def _level(self, category: str) -> str:
+        return self.tables.red_flags.categories[category].level
 
     def _allowed(self, category: str) -> list[Context]:
         return self.tables.red_flags.categories[category].suppressed_by
