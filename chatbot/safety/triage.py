@@ -136,12 +136,9 @@ class Triage:
         started = time.perf_counter()
         prepared = prepare(text, self.typos)
         findings = self._rule_findings(prepared)
-        # the encoder pass is the costly part: skip it when a rule already found an
-        # emergency (the crisis line comes from the rules' own self-harm findings then)
-        decided = any(
-            f.suppressed is None and self._level(f.category) == "emergency" for f in findings
-        )
-        if self.bank is not None and self.encoder is not None and not decided:
+        # the encoder pass runs even when a rule already found an emergency: it is what
+        # notices a self-harm undertone the rules missed, and the crisis line comes first
+        if self.bank is not None and self.encoder is not None:
             findings += self._semantic_findings(prepared, findings)
         assessment = self._decide(prepared, findings)
         ms = (time.perf_counter() - started) * 1000
@@ -336,9 +333,6 @@ class Triage:
             safety_net=safety_net,
             findings=tuple(findings),
         )
-
-    def _level(self, category: str) -> str:
-        return self.tables.red_flags.categories[category].level
 
     def _allowed(self, category: str) -> list[Context]:
         return self.tables.red_flags.categories[category].suppressed_by
