@@ -97,6 +97,14 @@ class ContextRules:
             return "general"
         return None
 
+    def negates_a_symptom(self, prepared: Prepared, start: int, end: int) -> bool:
+        """Some symptom in ``start:end`` is negated ("no fever", "not confused"): the
+        encoder cannot see that, so a suggestion of its own for this sentence is dropped."""
+        for m in self.symptoms.finditer(prepared.match, start, end):
+            if self.negated(prepared, m.start()):
+                return True
+        return False
+
     def is_resolved(self, prepared: Prepared) -> bool:
         """The message says it is over ("he's playing normally now", "I'm fine now") and
         nothing in it says it is still going on."""

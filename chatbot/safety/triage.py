@@ -205,7 +205,13 @@ class Triage:
                     other = self._companion(prepared, rule.also)
                     if other is None:
                         break  # the co-symptom is nowhere in the message
-                    evidence += f" + {other}"
+                    evidence += f" + {other[0]}"
+                    if suppressed == "past" and (
+                        self.context.sentence_context(prepared.sentence_at(other[1])) is None
+                    ):
+                        # "tested positive last week. This morning a sharp pain": the topic
+                        # is from the past, the red flag is now
+                        suppressed = None
                 findings.append(
                     Finding(rule.category, "rule", evidence, 1.0, suppressed, sentence_start)
                 )
@@ -225,10 +231,11 @@ class Triage:
                     break
         return findings
 
-    def _companion(self, prepared: Prepared, pattern: re.Pattern[str]) -> str | None:
+    def _companion(self, prepared: Prepared, pattern: re.Pattern[str]) -> tuple[str, int] | None:
+        """The first co-symptom that is not negated, and where it is."""
         for m in pattern.finditer(prepared.match):
             if not self.context.negated(prepared, m.start()):
-                return m.group(0).strip()
+                return m.group(0).strip(), m.start()
         return None
 
     def _semantic_findings(self, prepared: Prepared, rules: list[Finding]) -> list[Finding]:
@@ -274,6 +281,10 @@ class Triage:
                 suppressed: Context | Literal["unless", "crisis only"] | None = (
                     why if why is not None and why in allowed else None
                 )
+                if suppressed is None and self.context.negates_a_symptom(
+                    prepared, sentence.start, sentence.end
+                ):
+                    suppressed = "negated"
                 if suppressed is None:
                     # the encoder does not read negation or tense: where a rule of the same
                     # category saw this sentence and set it aside, so does the encoder
