@@ -89,7 +89,7 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _triage(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.safety import build_triage
+    from chatbot.safety import triage_from_settings
     from chatbot.safety.evaluate import load_cases, run, scan
 
     encoder = None
@@ -97,14 +97,7 @@ def _triage(settings: Settings, args: argparse.Namespace) -> int:
         from chatbot.embed import load_serving_encoder
 
         encoder = load_serving_encoder(settings)
-    triage = build_triage(
-        settings.triage_dir,
-        encoder,
-        threshold=settings.triage_threshold,
-        margin=settings.triage_margin,
-        crisis_threshold=settings.triage_crisis_threshold,
-        cache_dir=settings.models_dir,
-    )
+    triage = triage_from_settings(settings, encoder)
     if args.scan:
         for path in args.scan:
             questions = [

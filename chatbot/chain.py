@@ -436,21 +436,14 @@ def build_chatbot(
 ) -> Chatbot:
     """Build every component once, in one place, and wire them together."""
     from chatbot.embed import load_serving_encoder
-    from chatbot.safety import build_triage
+    from chatbot.safety import triage_from_settings
     from chatbot.store import IndexReader, make_backend
 
     encoder = encoder or load_serving_encoder(settings)
     backend = backend or make_backend(settings)
     reader = IndexReader(backend, encoder.identity)
     retriever = HybridRetriever(reader, encoder, settings)
-    triage = triage or build_triage(
-        settings.triage_dir,
-        encoder,
-        threshold=settings.triage_threshold,
-        margin=settings.triage_margin,
-        crisis_threshold=settings.triage_crisis_threshold,
-        cache_dir=settings.models_dir,
-    )
+    triage = triage or triage_from_settings(settings, encoder)
     llm = llm if llm is not None else make_llm(settings)
     chain = build_chain(settings, retriever, triage, llm)
     return Chatbot(settings, chain, retriever, triage)

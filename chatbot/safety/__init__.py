@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from chatbot.config import Settings
 from chatbot.safety.medication import is_personal_medication_question, strip_instructions
 from chatbot.safety.replies import ReplyWriter
 from chatbot.safety.semantic import TextEncoder
@@ -33,6 +34,7 @@ __all__ = [
     "is_personal_medication_question",
     "load_tables",
     "strip_instructions",
+    "triage_from_settings",
 ]
 
 
@@ -70,6 +72,18 @@ def build_triage(
             )
             _BUILT[key] = cached
         return cached
+
+
+def triage_from_settings(settings: Settings, encoder: TextEncoder | None) -> Triage:
+    """The triage the settings describe (tables folder, thresholds, exemplar cache)."""
+    return build_triage(
+        settings.triage_dir,
+        encoder,
+        threshold=settings.triage_threshold,
+        margin=settings.triage_margin,
+        crisis_threshold=settings.triage_crisis_threshold,
+        cache_dir=settings.models_dir,
+    )
 
 
 # One Triage per tables version and encoder in a process: building one embeds every
