@@ -172,7 +172,7 @@ def test_chat_emergency_stands_out(index: Settings) -> None:
     assert reply.kind == "emergency"
     assert at.error, "the emergency reply must be an st.error box"
     # the call to action comes first, in bold, with the number
-    assert at.error[0].value.startswith("**Call an ambulance now: 108 or 112 (India).**")
+    assert at.error[0].value.startswith("**Call an ambulance now: 108 / 112 (India).**")
     # The emergency box comes first in the reply, the disclaimer is still shown.
     assistant = at.chat_message[-1]
     first = next(iter(assistant.children.values()))

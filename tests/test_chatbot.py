@@ -80,7 +80,7 @@ def test_emergency_first_and_mid_conversation(bot: Chatbot) -> None:
     first = bot.ask("I have crushing chest pain spreading to my left arm", "e1")
     assert_well_formed(first)
     assert first.kind == "emergency"
-    assert first.answer.startswith("**Call an ambulance now: 108 or 112 (India).**")
+    assert first.answer.startswith("**Call an ambulance now: 108 / 112 (India).**")
     assert first.triage is not None and first.triage.categories[0] == "cardiac"
     assert "spasm" not in first.answer.lower()  # no article content
 

@@ -124,7 +124,7 @@ def test_crisis_line_is_given_whichever_category_wins() -> None:
     assert found.categories[0] == "poisoning" and "self_harm" in found.categories
     text = ReplyWriter(TABLES, "in").instruction(found)
     assert "Tele-MANAS 14416" in text and "988" in text
-    assert text.startswith("**Call an ambulance now: 108 or 112 (India).**")
+    assert text.startswith("**Call an ambulance now: 108 / 112 (India).**")
 
 
 @pytest.mark.parametrize(
