@@ -30,11 +30,6 @@ NO_ANSWER = (
     "answer it reliably. Please ask a doctor, pharmacist or other qualified health "
     "professional."
 )
-MEDICATION_NOTE = (
-    "I can't tell you what dose to take, or whether to start, stop or change a medicine: "
-    "please ask your doctor or pharmacist, who know your situation. Here is what the "
-    "sources say:"
-)
 
 
 @dataclass

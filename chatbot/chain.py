@@ -80,13 +80,11 @@ def clean_question(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def standalone(question: str, topic: str, triage: Triage | None = None) -> Rewrite:
+def standalone(question: str, topic: str, triage: Triage) -> Rewrite:
     """The question as searched: instructions to the assistant out, typos fixed, a
     follow-up completed with the conversation's topic."""
     asked = strip_instructions(question) or question
-    if triage is not None:
-        asked = triage.fix_typos(asked)
-    return rewrite(asked, topic)
+    return rewrite(triage.fix_typos(asked), topic)
 
 
 REPHRASE_PROMPT = (

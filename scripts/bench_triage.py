@@ -99,11 +99,6 @@ def main() -> int:
             for name, blind_cases in blind.items()
         },
     }
-    rules_times = sorted(rules.assess(c.text).ms for c in cases)
-    result["rules_only_ms"] = {
-        "p50": rules_times[len(rules_times) // 2],
-        "p95": rules_times[int(len(rules_times) * 0.95)],
-    }
     scans = {}
     sets = [("consumer", MEDQUAD / "consumer_questions.jsonl")]
     if not args.quick:

@@ -63,9 +63,6 @@ class LanguageDetector:
                 self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
             return self._identifier
 
-    def warm_up(self) -> None:
-        self._langid()
-
     def detect(self, text: str) -> str:
         """ "en", "hi", "hi-Latn", "es", "fr", or another ISO 639-1 code."""
         letters = _LETTER.findall(text)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from chatbot.safety.text import QUOTES
+
 _MED = (
     r"(?:pills?|tablets?|capsules?|meds|medications?|medicines?|drugs?|doses?|painkillers?"
     r"|prescriptions?|baclofen|tizanidine|dantrolene|cyclobenzaprine|pregabalin|gabapentin"
@@ -28,12 +30,9 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
-_QUOTES = str.maketrans(dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u00b4`", "'"))
-
-
 def _prepare(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
-    text = text.translate(_QUOTES)
+    text = text.translate(QUOTES)
     return re.sub(r"[ \t]+", " ", text)
 
 

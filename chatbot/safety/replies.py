@@ -4,7 +4,7 @@ first. The instruction comes first; the disclaimer is added after it by the call
 
 from __future__ import annotations
 
-from chatbot.safety.tables import RegionSpec, ReplyTemplates, Tables
+from chatbot.safety.tables import ReplyTemplates, Tables
 from chatbot.safety.triage import Assessment
 
 
@@ -16,26 +16,22 @@ class ReplyWriter:
             )
         self.tables = tables
         self.region = region
+        regions = tables.replies.regions
+        # the chosen region first; these strings are the same for every reply
+        self._first = regions[region]
+        others = [r for k, r in regions.items() if k != region]
+        self._other_numbers = " · ".join(f"{r.name} {r.emergency}" for r in others)
+        self._crisis_lines = " · ".join(
+            f"{r.name}: {r.crisis}" for r in [self._first, *others] if r.crisis
+        )
 
     # ------------------------------------------------------------------ helpers
     def templates(self, language: str) -> ReplyTemplates:
         langs = self.tables.replies.languages
         return langs.get(language) or langs["en"]
 
-    def _regions(self) -> list[RegionSpec]:
-        regions = self.tables.replies.regions
-        return [regions[self.region]] + [r for k, r in regions.items() if k != self.region]
-
-    def _numbers(self, kind: str) -> str:
-        _first, *others = self._regions()
-        parts = [f"{r.name} {getattr(r, kind)}" for r in others if getattr(r, kind)]
-        return " · ".join(parts)
-
-    def _crisis_lines(self) -> str:
-        return " · ".join(f"{r.name}: {r.crisis}" for r in self._regions() if r.crisis)
-
     def _fill(self, template: str, assessment: Assessment, category: str | None) -> str:
-        first = self._regions()[0]
+        first = self._first
         name = ""
         if category is not None:
             names = self.tables.red_flags.categories[category].name
@@ -48,8 +44,8 @@ class ReplyWriter:
             urgent_suffix=f" ({first.urgent})" if first.urgent else "",
             name=name,
             name_de=_french_de(name),
-            crisis_lines=self._crisis_lines(),
-            other_numbers=self._numbers("emergency"),
+            crisis_lines=self._crisis_lines,
+            other_numbers=self._other_numbers,
         ).strip()
 
     # ------------------------------------------------------------------ replies

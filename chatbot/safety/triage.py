@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -142,7 +142,7 @@ class Triage:
             findings += self._semantic_findings(prepared, findings)
         assessment = self._decide(prepared, findings)
         ms = (time.perf_counter() - started) * 1000
-        return Assessment(**{**assessment.__dict__, "ms": round(ms, 3)})
+        return replace(assessment, ms=round(ms, 3))
 
     def fix_typos(self, text: str) -> str:
         """Correct the typo table's misspellings, leaving everything else as typed."""
@@ -276,7 +276,7 @@ class Triage:
                 if rank > 0 and s.label != "self_harm":
                     continue
                 sentence = sentences[s.sentence]
-                allowed = self.tables.red_flags.categories[s.label].suppressed_by
+                allowed = self._allowed(s.label)
                 why = self.context.sentence_context(sentence.match)
                 suppressed: Context | Literal["unless", "crisis only"] | None = (
                     why if why is not None and why in allowed else None
@@ -316,7 +316,7 @@ class Triage:
             findings = [
                 f
                 if f.suppressed is not None or "resolved" not in self._allowed(f.category)
-                else Finding(f.category, f.layer, f.evidence, f.score, "resolved")
+                else replace(f, suppressed="resolved")
                 for f in findings
             ]
         fired = {f.category for f in findings if f.suppressed is None}
