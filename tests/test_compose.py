@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chatbot.answer import compose, enforce_citations, number_sources
+from chatbot.answer import enforce_citations, number_sources
+from chatbot.compose import compose
 from chatbot.retrieve import Hit
 
 GARD_STYLE = (

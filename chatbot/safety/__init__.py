@@ -50,6 +50,7 @@ def build_triage(
     threshold: float = 0.6,
     margin: float = 0.0,
     crisis_threshold: float = 0.45,
+    crisis_margin: float = -0.02,
     cache_dir: Path | None = None,
 ) -> Triage:
     """Load and validate the tables, and embed the exemplars when an encoder is given."""
@@ -57,7 +58,16 @@ def build_triage(
     stamp = tuple(
         (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.yaml"))
     )
-    key = (str(folder), stamp, id(encoder), threshold, margin, crisis_threshold, str(cache_dir))
+    key = (
+        str(folder),
+        stamp,
+        id(encoder),
+        threshold,
+        margin,
+        crisis_threshold,
+        crisis_margin,
+        str(cache_dir),
+    )
     with _LOCK:
         cached = _BUILT.get(key)
         if cached is None:
@@ -68,6 +78,7 @@ def build_triage(
                 threshold=threshold,
                 margin=margin,
                 crisis_threshold=crisis_threshold,
+                crisis_margin=crisis_margin,
                 cache_dir=cache_dir,
             )
             _BUILT[key] = cached
@@ -82,6 +93,7 @@ def triage_from_settings(settings: Settings, encoder: TextEncoder | None) -> Tri
         threshold=settings.triage_threshold,
         margin=settings.triage_margin,
         crisis_threshold=settings.triage_crisis_threshold,
+        crisis_margin=settings.triage_crisis_margin,
         cache_dir=settings.models_dir,
     )
 

@@ -21,6 +21,8 @@ class ContextRules:
     without_symptom: re.Pattern[str]
     acute: re.Pattern[str]
     past: re.Pattern[str]
+    present: re.Pattern[str]
+    past_tense: re.Pattern[str]
     hypothetical: re.Pattern[str]
     question_start: re.Pattern[str]
     info_words: re.Pattern[str]
@@ -48,6 +50,8 @@ class ContextRules:
             without_symptom=compiler.compile(spec.not_negation_after),
             acute=compiler.compile(spec.acute),
             past=compiler.compile(spec.past),
+            present=compiler.compile(spec.present),
+            past_tense=compiler.compile(spec.past_tense),
             hypothetical=compiler.compile(spec.hypothetical),
             question_start=re.compile(
                 r"^\W*(?:" + "|".join(compiler.body(p) for p in spec.question_start) + r")\b"
@@ -59,7 +63,9 @@ class ContextRules:
             personal=compiler.compile(spec.personal),
             symptoms=compiler.compile(spec.symptoms),
             negation_after=re.compile(
-                r"^\s*(?:\S+\s+){0,2}(?:"
+                r"^\s*(?:(?:"
+                + "|".join(compiler.body(p) for p in spec.negation_after_filler)
+                + r")\s+){0,2}(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after)
                 + r")(?![\w\u0900-\u0dff])"
             ),
@@ -96,6 +102,58 @@ class ContextRules:
         if self.is_general_question(sentence):
             return "general"
         return None
+
+    def is_past_at(self, prepared: Prepared, start: int, end: int) -> bool:
+        """The sentence around ``start`` has a past cue, and it dates this symptom: the cue
+        is in the symptom's own clause, or the clause tells a past event ("was", "had"),
+        or a short clause just before sets the time ("Two summers ago, she collapsed").
+        "Coughing up blood and out of breath, my leg swelled up last week": the cue dates
+        the leg, not the breathing."""
+        if not self.past.search(prepared.sentence_at(start)):
+            return False
+        if self.present_at(prepared, start, end):
+            return False
+        c_start, c_end = prepared.clause_span(start)
+        clause = prepared.match[c_start:c_end]
+        if self.past.search(clause) or self.past_tense.search(clause):
+            return True
+        s_start = prepared.sentence_span(start)[0]
+        if c_start > s_start:
+            p_start = prepared.clause_span(c_start - 1)[0]
+            previous = prepared.match[p_start:c_start]
+            if len(previous.split()) <= 5 and self.past.search(previous):
+                return True
+        return False
+
+    def narrative_past(self, prepared: Prepared, start: int) -> bool:
+        """The sentence at ``start`` goes on telling a past event an earlier sentence
+        dated ("Last week the match was at noon. He came home and his legs were
+        cramping."): told in the past tense, nothing in the present, and no acute cue."""
+        s_start, s_end = prepared.sentence_span(start)
+        sentence = prepared.match[s_start:s_end]
+        if self.acute.search(sentence) or self.present.search(sentence):
+            return False
+        if not self.past_tense.search(sentence):
+            return False
+        earlier = prepared.match[:s_start]
+        return bool(self.past.search(earlier)) and not self.acute.search(earlier)
+
+    def present_at(self, prepared: Prepared, start: int, end: int) -> bool:
+        """The symptom itself is told in the present ("his chest is crushing", "my calf
+        is swollen"), so a past cue elsewhere in the sentence ("stent put 2 years back",
+        "came back from the US last week") is history, not this symptom's time."""
+        s_start, s_end = prepared.sentence_span(start)
+        before = prepared.match.rfind(" ", s_start, max(s_start, start - 1))
+        for _ in range(2):  # up to three words before the match
+            if before <= s_start:
+                break
+            before = prepared.match.rfind(" ", s_start, before)
+        after = end
+        for _ in range(3):  # and three after it
+            nxt = prepared.match.find(" ", after + 1, s_end)
+            after = s_end if nxt < 0 else nxt
+        window = prepared.match[max(before, s_start) : after]
+        return bool(self.present.search(window)) and not self.past.search(window)
 
     def negates_a_symptom(self, prepared: Prepared, start: int, end: int) -> bool:
         """Some symptom in ``start:end`` is negated ("no fever", "not confused"): the

@@ -14,6 +14,7 @@ import re
 import unicodedata
 
 from chatbot.safety.text import QUOTES
+from chatbot.text import INSTRUCTION as _INSTRUCTION
 
 _MED = (
     r"(?:pills?|tablets?|capsules?|meds|medications?|medicines?|drugs?|doses?|painkillers?"
@@ -106,15 +107,6 @@ def is_personal_medication_question(text: str) -> bool:
     return bool(_MEDICATION_QUESTION.search(_prepare(text)))
 
 
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,60}\b(instruction|instructions|"
-    r"prompt|rules?|guidelines?|disclaimer|above|previous)\b"
-    r"|\b(don'?t|do not|never|stop|without)\b[^.!?\n]{0,30}\b(add|adding|include|including|"
-    r"show|showing|append|print|use|using)\b[^.!?\n]{0,30}\bdisclaimers?\b"
-    r"|\b(remove|delete|drop|skip|omit)\b[^.!?\n]{0,30}\bdisclaimers?\b"
-    r"|\byou are now\b|\bsystem prompt\b|\bact as\b|\bpretend (to be|you are)\b|\bjailbreak\b",
-    re.IGNORECASE,
-)
 _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*")
 
 

@@ -122,11 +122,14 @@ class ContextSpec(_Strict):
     negation_filler: list[str]
     not_negation_after: list[str]
     negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
+    negation_after_filler: list[str]  # words allowed between ("dard bilkul nahi")
     joking: list[str]  # "lol", "haha": a figure of speech, not a report
     resolved: list[str]  # "he's playing normally now": it is over ...
     unresolved: list[str]  # ... unless something is still going on
     acute: list[str]
     past: list[str]
+    present: list[str]  # present tense right at the symptom: a past cue elsewhere is history
+    past_tense: list[str]  # "was", "had", "collapsed": the clause itself tells a past event
     hypothetical: list[str]
     question_start: list[str]
     info_words: list[str]

@@ -43,6 +43,8 @@ class Finding:
     score: float = 1.0
     suppressed: Context | Literal["unless", "crisis only"] | None = None
     at: int = -1  # where its sentence starts in the prepared text
+    # the contexts that may set it aside, when its rule chose its own (None: the category's)
+    suppressible: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Triage:
         threshold: float = 0.6,
         margin: float = 0.0,
         crisis_threshold: float = 0.45,
+        crisis_margin: float = -0.02,
         cache_dir: Path | None = None,
     ) -> None:
         self.tables = tables
@@ -122,6 +125,7 @@ class Triage:
         self.threshold = threshold
         self.margin = margin
         self.crisis_threshold = crisis_threshold
+        self.crisis_margin = crisis_margin
         self.bank = (
             ExemplarBank.build(tables.exemplars, encoder, cache_dir)
             if encoder is not None and tables.exemplars
@@ -169,6 +173,10 @@ class Triage:
         if "negated" in allowed and self.context.negated(prepared, start, end):
             return "negated"
         why = self.context.sentence_context(prepared.sentence_at(start))
+        if why == "past" and not self.context.is_past_at(prepared, start, end):
+            why = None
+        if why is None and self.context.narrative_past(prepared, start):
+            why = "past"
         if why is not None and why in allowed:
             return why
         return None
@@ -208,12 +216,21 @@ class Triage:
                     evidence += f" + {other[0]}"
                     if suppressed == "past" and (
                         self.context.sentence_context(prepared.sentence_at(other[1])) is None
+                        or not self.context.is_past_at(prepared, other[1], other[1] + len(other[0]))
                     ):
                         # "tested positive last week. This morning a sharp pain": the topic
                         # is from the past, the red flag is now
                         suppressed = None
                 findings.append(
-                    Finding(rule.category, "rule", evidence, 1.0, suppressed, sentence_start)
+                    Finding(
+                        rule.category,
+                        "rule",
+                        evidence,
+                        1.0,
+                        suppressed,
+                        sentence_start,
+                        rule.suppressed_by,
+                    )
                 )
                 if (
                     rule.crisis
@@ -255,6 +272,7 @@ class Triage:
                 if (
                     s.label == "self_harm"
                     and self.crisis_threshold <= s.score
+                    and s.margin >= self.crisis_margin
                     and (s.score < self.threshold or s.margin < self.margin)
                 ):
                     # close to self-harm but not sure: the crisis line, not a takeover
@@ -278,6 +296,8 @@ class Triage:
                 sentence = sentences[s.sentence]
                 allowed = self._allowed(s.label)
                 why = self.context.sentence_context(sentence.match)
+                if why is None and self.context.narrative_past(prepared, sentence.start):
+                    why = "past"
                 suppressed: Context | Literal["unless", "crisis only"] | None = (
                     why if why is not None and why in allowed else None
                 )
@@ -315,7 +335,8 @@ class Triage:
         if self.context.is_resolved(prepared):
             findings = [
                 f
-                if f.suppressed is not None or "resolved" not in self._allowed(f.category)
+                if f.suppressed is not None
+                or "resolved" not in (f.suppressible or self._allowed(f.category))
                 else replace(f, suppressed="resolved")
                 for f in findings
             ]

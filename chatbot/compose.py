@@ -1,0 +1,382 @@
+"""The offline answerer: section first, coherent, and only from retrieved text.
+
+:func:`compose` picks the article section that best answers the question and answers
+from it the way a reader of the article would: the passage that answers it, its
+sentences in source order, and the section's **whole** list (up to ``max_items``, saying
+how many more the source has). A second section is added only when it answers another
+part of the question (a question about causes *and* treatment). No sentence that leans
+on a missing previous one ("However, …", "These …") opens the answer: the passage is
+widened back to the sentence it leans on. Each section is one source, so one ``[n]``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from chatbot.answer import Draft, Source, strip_source_markers
+from chatbot.rephrase import INTENT_WORDS
+from chatbot.retrieve import tokenize
+from chatbot.text import BULLET, INSTRUCTION, split_sentences
+from chatbot.understand import QuestionType, Understanding
+
+# A sentence that leans on the one before it.
+DANGLING = re.compile(
+    r"^\W*(however|these|this|those|they|them|it|its|also|additionally|furthermore|"
+    r"moreover|in addition|but|such|so|thus|therefore|hence|other|another|as a result|"
+    r"as well|both|either|neither|then|likewise|similarly|instead|otherwise|"
+    r"in (this|these|such|that) (case|cases|situation|situations)|for (this|that) reason)\b",
+    re.IGNORECASE,
+)
+
+# A sentence about the web page the article was captured from, not about health.
+ABOUT_THE_PAGE = re.compile(
+    r"\b(click(ing)? (here|the)|press(ing)? the (escape|esc|enter|return)( \(\w+\))? (button|key)|"
+    r"(watch|view|enlarge|reduce) the videos?|on this page|this page at|"
+    r"look up the definitions|see (a|the) glossary|search the \w+( \w+)? library)\b",
+    re.IGNORECASE,
+)
+# "provides the following list", "the table below": says nothing without what follows
+POINTS_ELSEWHERE = re.compile(
+    r"\bthe following (list|table|chart)s?\b|\b(table|list|chart|figure)s? below\b|"
+    r"\b(listed|shown|described) below\b|\bthe following\W*$",
+    re.IGNORECASE,
+)
+_DEFINES = re.compile(r"^(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,4}(?:is|are)\s", re.IGNORECASE)
+_DEFINITION_Q = re.compile(r"^\s*(what|who)\s*(is|are|'s)\b|\bdefin|\bmeaning\b", re.IGNORECASE)
+
+
+@dataclass
+class Block:
+    """A paragraph (its sentences) or a list (its lead-in and items) of one section."""
+
+    sentences: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    lead: str = ""  # the list's own lead-in sentence ("Symptoms include:"), if any
+
+    @property
+    def is_list(self) -> bool:
+        return bool(self.items)
+
+    @property
+    def words(self) -> int:
+        return sum(len(s.split()) for s in [*self.sentences, self.lead, *self.items])
+
+
+@lru_cache(maxsize=4096)
+def _blocks(body: str) -> tuple[Block, ...]:
+    """Paragraphs and lists of a section body, in reading order.
+
+    A paragraph ending in ":" (or pointing at "the following list") right before a list
+    becomes that list's lead-in.
+    """
+    blocks: list[Block] = []
+    for raw in re.split(r"\n\s*\n", body):
+        prose: list[str] = []
+        for line in (x.strip() for x in raw.splitlines()):
+            if not line:
+                continue
+            if BULLET.match(line):
+                item = BULLET.sub("", line).strip()
+                if not _keep(strip_source_markers(item), bullet=True):
+                    continue
+                if prose:  # sentences, then the list they introduce
+                    blocks.append(Block(sentences=prose))
+                    prose = []
+                previous = blocks[-1] if blocks else None
+                if previous is not None and previous.is_list:
+                    previous.items.append(item)
+                elif previous is not None and _introduces(previous):
+                    previous.lead = previous.sentences.pop()
+                    previous.items.append(item)
+                    if not previous.sentences:
+                        blocks[-1] = Block(items=previous.items, lead=previous.lead)
+                    else:  # the lead-in leaves its paragraph and heads the list
+                        blocks.append(Block(items=previous.items, lead=previous.lead))
+                        previous.items, previous.lead = [], ""
+                else:
+                    blocks.append(Block(items=[item]))
+            else:
+                prose.extend(s for s in split_sentences(line) if _keep(strip_source_markers(s)))
+        if prose:
+            blocks.append(Block(sentences=prose))
+    return tuple(blocks)
+
+
+def _introduces(block: Block) -> bool:
+    if block.is_list or not block.sentences:
+        return False
+    last = block.sentences[-1]
+    return last.endswith(":") or bool(POINTS_ELSEWHERE.search(last))
+
+
+def _keep(sentence: str, bullet: bool = False) -> bool:
+    if not sentence or INSTRUCTION.search(sentence) or ABOUT_THE_PAGE.search(sentence):
+        return False
+    if bullet:
+        return True
+    return (
+        len(sentence) >= 3
+        and not sentence.endswith("?")  # a question heading ("What causes X?")
+        and len(sentence.split()) >= 2
+    )
+
+
+@dataclass
+class Passage:
+    """What one section contributes: sentences in source order, then maybe a list."""
+
+    source: Source
+    sentences: list[str]
+    lead: str = ""
+    items: list[str] = field(default_factory=list)
+    more_items: int = 0
+
+
+def _label(source: Source) -> str:
+    return str(source.hit.metadata.get("section", "")).split(">")[-1].strip()
+
+
+@lru_cache(maxsize=1)
+def _generic_stems() -> frozenset[str]:
+    return frozenset(t for words in tokenize(sorted(INTENT_WORDS)) for t in words)
+
+
+class _Scorer:
+    """Query-term overlap weighted by rarity among the candidate sentences."""
+
+    def __init__(self, query: str, texts: list[str], asks: QuestionType | None = None) -> None:
+        self.asks = asks
+        generic = _generic_stems()
+        terms = set(tokenize([query])[0]) if query.strip() else set()
+        # "get", "help", "after", "treatment": what is asked, not what it is about
+        self.terms = (terms - generic) or terms
+        stems = tokenize(texts) if texts else []
+        self._stems = {t: frozenset(s) for t, s in zip(texts, stems, strict=True)}
+        df = Counter(t for s in self._stems.values() for t in s)
+        n = max(len(texts), 1)
+        self.idf = {t: math.log(1 + n / (1 + df[t])) for t in self.terms}
+        self.definitional = bool(_DEFINITION_Q.search(query))
+
+    def __call__(self, text: str) -> float:
+        stems = self._stems.get(text)
+        if stems is None:
+            stems = frozenset(tokenize([text])[0])
+        hits = sum(self.idf[t] for t in self.terms & stems)
+        answers = self.asks is not None and bool(self.asks.answers.search(text))
+        if not hits:
+            return 0.2 if answers else 0.0
+        value = hits / math.log(3 + len(stems))
+        if answers:
+            value = value * 1.5 + 0.2  # says what was asked: "usually harmless", "caused by"
+        if self.definitional and _DEFINES.match(text) and not text.endswith(":"):
+            value *= 1.6  # "What are muscle spasms?": the sentence that says what they are
+        return value
+
+
+def _sentences_of(blocks: tuple[Block, ...]) -> list[str]:
+    return [s for b in blocks for s in [*b.sentences, b.lead, *b.items] if s]
+
+
+def compose(
+    query: str,
+    sources: list[Source],
+    *,
+    understanding: Understanding | None = None,
+    max_words: int = 150,
+    max_items: int = 8,
+) -> Draft:
+    """A short answer from the best section (and at most two more for other parts)."""
+    if not sources or not query.strip():
+        return Draft(text="", sources=sources)
+    types = understanding.types if understanding is not None else ()
+    confident = understanding is not None and understanding.confident
+    parsed = {s.n: _blocks(s.hit.body) for s in sources}
+    texts = [t for s in sources for t in _sentences_of(parsed[s.n])]
+    score = _Scorer(query, list(dict.fromkeys(texts)), types[0] if types else None)
+    if not score.terms:
+        return Draft(text="", sources=sources)
+    heading_terms = {
+        s.n: set(tokenize([str(s.hit.metadata.get("section", ""))])[0]) for s in sources
+    }
+
+    def heading_bonus(source: Source) -> float:
+        path = str(source.hit.metadata.get("section", ""))
+        if types and types[0].headings.search(path):
+            return 0.25 if confident else 0.1
+        if any(t.headings.search(path) for t in types[1:]):
+            return 0.05
+        return 0.0
+
+    focus = set(tokenize([understanding.focus])[0]) if understanding is not None else set()
+
+    def focus_bonus(source: Source) -> float:
+        """The section is named for what is asked about ("Heat Cramps" for heat cramps)."""
+        if not focus:
+            return 0.0
+        return 0.15 * len(focus & heading_terms[source.n]) / len(focus)
+
+    best_blocks = {
+        s.n: max((_block_score(b, score) for b in parsed[s.n]), default=0.0) for s in sources
+    }
+    top_block = max(best_blocks.values()) or 1.0
+
+    def section_score(source: Source) -> float:
+        # the section whose best passage shares most of the question's words gets 0.2
+        lexical = 0.2 * best_blocks[source.n] / top_block
+        return source.hit.fused + heading_bonus(source) + focus_bonus(source) + lexical
+
+    ranked = sorted(sources, key=lambda s: (-section_score(s), s.n))
+    primary = ranked[0]
+    passages = [_passage(primary, parsed[primary.n], score, max_words, max_items)]
+    # Another part of the question (a cause *and* a treatment): a section whose heading
+    # answers a type the first section's heading does not.
+    path = str(primary.hit.metadata.get("section", ""))
+    open_types = [t for t in types[1:] if not t.headings.search(path)]
+    for source in ranked[1:3]:
+        heading = str(source.hit.metadata.get("section", ""))
+        wanted = [t for t in open_types if t.headings.search(heading)]
+        if not wanted:
+            continue
+        open_types = [t for t in open_types if t not in wanted]
+        passages.append(_passage(source, parsed[source.n], score, max_words // 2, max_items))
+    passages = [p for p in passages if p.sentences or p.items]
+    if not passages:
+        return Draft(text="", sources=sources)
+    return _draft(passages, sources)
+
+
+def _block_score(block: Block, score: _Scorer) -> float:
+    if block.is_list:
+        heads = score(block.lead) if block.lead else 0.0
+        items = [score(i) for i in block.items]
+        return max(heads, max(items), sum(items) / math.sqrt(len(items)))
+    return max((score(s) for s in block.sentences), default=0.0)
+
+
+def _passage(
+    source: Source, blocks: tuple[Block, ...], score: _Scorer, max_words: int, max_items: int
+) -> Passage:
+    """The part of one section that answers: the whole section when it is short."""
+    if not blocks:
+        return Passage(source, [])
+    total = sum(b.words for b in blocks)
+    lists = [b for b in blocks if b.is_list]
+    if total <= max_words + 20 and len(lists) <= 1:
+        whole = [s for b in blocks if not b.is_list for s in b.sentences]
+        return _with_list(Passage(source, whole), lists[0] if lists else None, max_items)
+    # The search matched a chunk of the section best: the answer is likely in it, but a
+    # block elsewhere in the section that says what was asked ("usually harmless") wins.
+    matched = _normalise(str(source.hit.metadata.get("matched_body", "")))
+    scores = [
+        _block_score(b, score) + (0.3 if matched and _within(b, matched) else 0.0) for b in blocks
+    ]
+    best = max(range(len(blocks)), key=lambda i: (scores[i], -i))
+    block = blocks[best]
+    if block.is_list:
+        # a list: its whole, under its lead-in (or the section's opening when that is short)
+        prose: list[str] = []
+        if not block.lead and best > 0 and not blocks[best - 1].is_list:
+            prose = _tail(blocks[best - 1].sentences, max_words // 2)
+        return _with_list(Passage(source, prose), block, max_items)
+    sentences = _window(blocks, best, score, max_words)
+    following = blocks[best + 1] if best + 1 < len(blocks) else None
+    leads_in = block.sentences and _introduces(Block(sentences=[sentences[-1]]))
+    return _with_list(
+        Passage(source, sentences),
+        following if following is not None and following.is_list and leads_in else None,
+        max_items,
+    )
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _within(block: Block, matched: str) -> bool:
+    first = (block.sentences or [block.lead] if not block.is_list else [block.items[0]])[0]
+    return bool(first) and _normalise(first)[:80] in matched
+
+
+def _with_list(passage: Passage, block: Block | None, max_items: int) -> Passage:
+    if block is not None:
+        passage.lead = block.lead
+        passage.items = block.items[:max_items]
+        passage.more_items = max(0, len(block.items) - max_items)
+    if (
+        passage.sentences
+        and _introduces(Block(sentences=[passage.sentences[-1]]))
+        and not (passage.items)
+    ):
+        passage.sentences.pop()  # "…include the following:" with its list left out
+    return passage
+
+
+def _tail(sentences: list[str], budget: int) -> list[str]:
+    out: list[str] = []
+    for sentence in reversed(sentences):
+        if out and sum(len(s.split()) for s in out) + len(sentence.split()) > budget:
+            break
+        out.insert(0, sentence)
+        if not DANGLING.match(sentence):
+            break
+    return out
+
+
+def _window(blocks: tuple[Block, ...], index: int, score: _Scorer, max_words: int) -> list[str]:
+    """Sentences of paragraph ``index`` around its best one, within ``max_words``, never
+    opening on a sentence that leans on the one before it."""
+    sentences = blocks[index].sentences
+    best = max(range(len(sentences)), key=lambda i: (score(sentences[i]), -i))
+    start = 0
+    # start at the paragraph's beginning unless that would push the best sentence out
+    if sum(len(s.split()) for s in sentences[: best + 1]) > max_words:
+        start = best
+        while start > 0 and DANGLING.match(sentences[start]):
+            start -= 1
+    out: list[str] = []
+    words = 0
+    for sentence in sentences[start:]:
+        size = len(sentence.split())
+        if out and words + size > max_words:
+            break
+        out.append(sentence)
+        words += size
+    if out and DANGLING.match(out[0]) and index > 0 and start == 0:
+        previous = blocks[index - 1]
+        if not previous.is_list and previous.sentences:
+            out.insert(0, previous.sentences[-1])
+    return out
+
+
+def _tag(sentence: str, n: int) -> str:
+    sentence = strip_source_markers(sentence).rstrip()
+    if sentence.endswith(":"):
+        return f"{sentence[:-1]} [{n}]:"
+    if sentence and sentence[-1] in ".!?":
+        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+    return f"{sentence} [{n}]"
+
+
+def _draft(passages: list[Passage], sources: list[Source]) -> Draft:
+    blocks: list[str] = []
+    snippets: dict[int, list[str]] = {}
+    sentences: list[str] = []
+    for passage in passages:
+        n = passage.source.n
+        used = [*passage.sentences, passage.lead, *passage.items]
+        snippets.setdefault(n, []).extend(s for s in used if s)
+        sentences.extend(s for s in used if s)
+        if passage.sentences:
+            blocks.append(" ".join(_tag(s, n) for s in passage.sentences))
+        if passage.items:
+            lead = passage.lead or (f"{_label(passage.source)}:" if _label(passage.source) else "")
+            lines = [_tag(lead, n) if passage.lead else lead] if lead else []
+            lines += [f"- {_tag(item, n)}" for item in passage.items]
+            if passage.more_items:
+                lines.append(f"(and {passage.more_items} more in the source [{n}])")
+            blocks.append("\n".join(lines))
+    return Draft(text="\n\n".join(blocks), sources=sources, snippets=snippets, sentences=sentences)
