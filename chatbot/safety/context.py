@@ -31,6 +31,7 @@ class ContextRules:
     symptoms: re.Pattern[str]
     negation_after: re.Pattern[str]
     joking: re.Pattern[str]
+    not_joking: re.Pattern[str]
     resolved: re.Pattern[str]
     unresolved: re.Pattern[str]
 
@@ -70,6 +71,7 @@ class ContextRules:
                 + r")(?![\w\u0900-\u0dff])"
             ),
             joking=compiler.compile(spec.joking),
+            not_joking=compiler.compile(spec.not_joking),
             resolved=compiler.compile(spec.resolved),
             unresolved=compiler.compile(spec.unresolved),
         )
@@ -91,7 +93,7 @@ class ContextRules:
 
     def sentence_context(self, sentence: str) -> Context | None:
         """Why a sentence does not describe an emergency now, or None when it may."""
-        if self.joking.search(sentence):
+        if self.joking.search(sentence) and not self.not_joking.search(sentence):
             return "joking"
         if self.acute.search(sentence):
             return None

@@ -85,7 +85,18 @@ class CategorySpec(_Strict):
     first_step: FirstStep | None = None
     suppressed_by: list[Context] = Field(default_factory=lambda: list(_ALL_CONTEXTS))
     semantic_margin: float | None = Field(
-        default=None, description="semantic layer: a larger lead over 'none' for this category"
+        default=None,
+        ge=-1,
+        le=1,
+        description="semantic layer: the lead over 'none' this category needs (default: "
+        "the TRIAGE_MARGIN setting)",
+    )
+    semantic_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="semantic layer: the closeness this category needs (default: the "
+        "TRIAGE_THRESHOLD setting)",
     )
     rules: list[RuleSpec] = Field(min_length=1)
 
@@ -124,6 +135,7 @@ class ContextSpec(_Strict):
     negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
     negation_after_filler: list[str]  # words allowed between ("dard bilkul nahi")
     joking: list[str]  # "lol", "haha": a figure of speech, not a report
+    not_joking: list[str]  # "(not fully joking)", "I'm serious": the joke marker is a cover
     resolved: list[str]  # "he's playing normally now": it is over ...
     unresolved: list[str]  # ... unless something is still going on
     acute: list[str]

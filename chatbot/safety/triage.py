@@ -269,11 +269,16 @@ class Triage:
         findings: list[Finding] = []
         for suggestions in self.bank.suggest(vectors):
             for rank, s in enumerate(suggestions):
+                spec = self.tables.red_flags.categories[s.label]
+                threshold = (
+                    self.threshold if spec.semantic_threshold is None else spec.semantic_threshold
+                )
+                margin = self.margin if spec.semantic_margin is None else spec.semantic_margin
                 if (
                     s.label == "self_harm"
                     and self.crisis_threshold <= s.score
                     and s.margin >= self.crisis_margin
-                    and (s.score < self.threshold or s.margin < self.margin)
+                    and (s.score < threshold or s.margin < margin)
                 ):
                     # close to self-harm but not sure: the crisis line, not a takeover
                     findings.append(
@@ -286,8 +291,7 @@ class Triage:
                         )
                     )
                     continue
-                needed = self.tables.red_flags.categories[s.label].semantic_margin
-                if s.score < self.threshold or s.margin < max(self.margin, needed or 0.0):
+                if s.score < threshold or s.margin < margin:
                     continue
                 # nearest neighbour: the best label of the sentence counts; self-harm
                 # counts wherever it ranks, so the crisis line is never lost
