@@ -182,10 +182,15 @@ def build_chain(
     def retrieve(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        state["hits"] = retriever.search_sections(state["query"], settings.top_k, timings=timings)
+        understanding: Understanding = state["understanding"]
+        # prefer the sections a question type names only when the type is clear: on real
+        # consumer questions an unsure boost costs more than it gains (docs/benchmarks.md)
+        boost = None if understanding.confident else 0.0
+        state["hits"] = retriever.search_sections(
+            state["query"], settings.top_k, timings=timings, section_boost=boost
+        )
         history: list[Turn] = state["history"]
         topic = history[-1].topic if history else ""
-        understanding: Understanding = state["understanding"]
         # A long story or a follow-up searches badly as written; asked plainly ("how to
         # treat muscle cramps") it finds the section a reader would turn to. Both count.
         subject = topic if state.get("follow_up") else understanding.focus

@@ -74,6 +74,7 @@ def _blocks(body: str) -> tuple[Block, ...]:
     becomes that list's lead-in.
     """
     blocks: list[Block] = []
+    broken = False  # a line left out (a question heading) ends the list before it
     for raw in re.split(r"\n\s*\n", body):
         prose: list[str] = []
         for line in (x.strip() for x in raw.splitlines()):
@@ -87,6 +88,8 @@ def _blocks(body: str) -> tuple[Block, ...]:
                     blocks.append(Block(sentences=prose))
                     prose = []
                 previous = blocks[-1] if blocks else None
+                if broken:
+                    previous, broken = None, False
                 if previous is not None and previous.is_list:
                     previous.items.append(item)
                 elif previous is not None and _introduces(previous):
@@ -100,10 +103,17 @@ def _blocks(body: str) -> tuple[Block, ...]:
                 else:
                     blocks.append(Block(items=[item]))
             else:
-                prose.extend(s for s in split_sentences(line) if _keep(strip_source_markers(s)))
+                kept = [s for s in split_sentences(line) if _keep(strip_source_markers(s))]
+                if not kept and not prose:
+                    broken = True
+                prose.extend(kept)
         if prose:
             blocks.append(Block(sentences=prose))
-    return tuple(blocks)
+            broken = False
+    # "provides the following list", "the table below": said of a list that is not here
+    for block in blocks:
+        block.sentences = [s for s in block.sentences if not POINTS_ELSEWHERE.search(s)]
+    return tuple(b for b in blocks if b.sentences or b.items)
 
 
 def _introduces(block: Block) -> bool:
@@ -219,8 +229,14 @@ def compose(
             return 0.0
         return 0.15 * len(focus & heading_terms[source.n]) / len(focus)
 
+    # a section's words include its heading: "Heat Cramps" answers "what are heat cramps?"
+    # even when its list never repeats them
     best_blocks = {
-        s.n: max((_block_score(b, score) for b in parsed[s.n]), default=0.0) for s in sources
+        s.n: max(
+            [0.5 * score(_label(s)) if _label(s) else 0.0]
+            + [_block_score(b, score) for b in parsed[s.n]]
+        )
+        for s in sources
     }
     top_block = max(best_blocks.values()) or 1.0
 
@@ -235,18 +251,61 @@ def compose(
     # Another part of the question (a cause *and* a treatment): a section whose heading
     # answers a type the first section's heading does not.
     path = str(primary.hit.metadata.get("section", ""))
-    open_types = [t for t in types[1:] if not t.headings.search(path)]
-    for source in ranked[1:3]:
+    # the type asked, when the best section is about the subject but not about that
+    # ("spasms in my neck after radiation, what helps": the condition, then its treatment)
+    asked = list(types[:1]) if confident else []
+    open_types = [t for t in [*asked, *types[1:]] if not t.headings.search(path)]
+    for source in ranked[1:4]:
         heading = str(source.hit.metadata.get("section", ""))
         wanted = [t for t in open_types if t.headings.search(heading)]
         if not wanted:
             continue
         open_types = [t for t in open_types if t not in wanted]
-        passages.append(_passage(source, parsed[source.n], score, max_words // 2, max_items))
+        # read with the first section's subject: its treatment, not any treatment
+        related = _Scorer(f"{query} {_label(primary)}", texts, wanted[0])
+        passages.append(_passage(source, parsed[source.n], related, max_words // 2, max_items))
     passages = [p for p in passages if p.sentences or p.items]
+    if types and types[0].name == "definition" and focus:
+        passages = _definition_first(passages, sources, parsed, score, focus)
     if not passages:
         return Draft(text="", sources=sources)
     return _draft(passages, sources)
+
+
+def _definition_first(
+    passages: list[Passage],
+    sources: list[Source],
+    parsed: dict[int, tuple[Block, ...]],
+    score: _Scorer,
+    focus: set[str],
+) -> list[Passage]:
+    """ "What is X?" opens with the sentence that says what X is, when the chosen section
+    (often a list: "X is characterized by: ...") does not."""
+
+    def defines(sentence: str) -> bool:
+        """ "A muscle spasm is ...": the subject, before "is", names the focus."""
+        found = _DEFINES.match(sentence)
+        if not found or sentence.rstrip().endswith(":"):
+            return False
+        return focus <= set(tokenize([found.group(0)])[0])
+
+    if passages and passages[0].sentences and defines(passages[0].sentences[0]):
+        return passages
+    best: tuple[float, Source, str] | None = None
+    for source in sources:
+        for block in parsed[source.n]:
+            for sentence in block.sentences:
+                if defines(sentence) and len(sentence.split()) <= 45:
+                    value = score(sentence)
+                    if value > 0 and (best is None or value > best[0]):
+                        best = (value, source, sentence)
+    if best is None:
+        return passages
+    _, source, sentence = best
+    for passage in passages:
+        if sentence in passage.sentences:
+            passage.sentences.remove(sentence)
+    return [Passage(source, [sentence]), *[p for p in passages if p.sentences or p.items]]
 
 
 def _block_score(block: Block, score: _Scorer) -> float:

@@ -147,9 +147,9 @@ def check(reply: Reply, expect: dict[str, Any]) -> list[str]:
     if cites and not any(c in cited for c in cites):
         failures.append(f"cites none of {cites}")
     section = str(expect.get("section", "")).lower()
-    if section and not (reply.citations and section in reply.citations[0].section.lower()):
-        first = reply.citations[0].section if reply.citations else "nothing"
-        failures.append(f"answered from {first!r}, expected {expect['section']!r}")
+    if section and not any(section in c.section.lower() for c in reply.citations):
+        cited_sections = [c.section for c in reply.citations] or "nothing"
+        failures.append(f"answered from {cited_sections!r}, expected {expect['section']!r}")
     seen: set[tuple[str, str]] = set()
     for c in reply.citations:  # one [n] per article section
         key = (c.article_id or c.source, c.section)

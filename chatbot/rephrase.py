@@ -234,6 +234,8 @@ def topic_after(
             seen.add(stem[0])
     if not kept:
         return previous or rewrite_.topic
+    if len(kept) == len(words) and len(words) <= max_words and rewrite_.topic:
+        return rewrite_.topic  # all of it: as a phrase, "spasticity after stroke"
     if len(kept) <= max_words:
         return " ".join(kept)
     return " ".join(kept[:max_words])

@@ -1,6 +1,7 @@
 """Retrieval and answers on real consumer questions (MEDIQA 2019), against the tutorial.
 
-    .venv/bin/python scripts/bench_consumer.py --state .state/bench/full --data .state/bench/full-data
+    .venv/bin/python scripts/bench_consumer.py --state .state/bench/full \
+        --data .state/bench/full-data
 
 Needs the whole MedQuAD corpus ingested in STATE (``scripts/bench_ingest.py --keep``, or
 ``python -m ingest`` with CHATBOT_DATA_DIR/CHATBOT_STATE_DIR). Scores, with
@@ -141,7 +142,9 @@ def templated_heldout(limit: int) -> list[dict[str, Any]]:
 Located = list[tuple[str, set[str]]]  # (article id, section parts) per rank
 
 
-def templated_score(rows: list[dict[str, Any]], search: Callable[[str], Located]) -> dict[str, float]:
+def templated_score(
+    rows: list[dict[str, Any]], search: Callable[[str], Located]
+) -> dict[str, float]:
     found5 = 0
     rr = 0.0
     for row in rows:
@@ -163,11 +166,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "consumer.json")
     args = parser.parse_args()
 
+    from chatbot.answer import strip_source_markers
     from chatbot.chain import build_chatbot
     from chatbot.config import get_settings
-    from chatbot.evaluate import answer_body
-    from chatbot.answer import strip_source_markers
     from chatbot.embed import load_serving_encoder
+    from chatbot.evaluate import answer_body
 
     settings = get_settings(
         data_dir=args.data, state_dir=args.state, model_cache_dir=REPO / ".state" / "models"
@@ -177,7 +180,8 @@ def main() -> int:
     retriever = bot.retriever
     retriever.warm()
     scorer = load_scorer()
-    gold = [json.loads(line) for line in open(CORPUS / "consumer_questions.jsonl", encoding="utf-8")]
+    with open(CORPUS / "consumer_questions.jsonl", encoding="utf-8") as handle:
+        gold = [json.loads(line) for line in handle]
     parts = subsets(gold)
 
     def section_texts(question: str, **kw: Any) -> Texts:

@@ -3,7 +3,10 @@ was asked, and the seed captures' site chrome that must never reach an answer.""
 
 from __future__ import annotations
 
+import json
 import re
+import warnings
+from pathlib import Path
 
 from chatbot.reply import Reply
 
@@ -57,3 +60,23 @@ CHROME = (
     "Our Medical A.I. is used by",
     "Last updated",
 )
+
+
+def known_failures(set_name: str) -> set[str]:
+    """The turns of a staff question set that fail today (``data/eval/known_failures.json``)."""
+    path = Path(__file__).resolve().parent.parent / "data" / "eval" / "known_failures.json"
+    return set(json.loads(path.read_text(encoding="utf-8"))[set_name])
+
+
+def assert_only_known_failures(set_name: str, failing: set[str]) -> None:
+    """Every turn not pinned as a known failure passes. A pinned turn that passes now is
+    reported (remove it from the file), not failed: the int8 encoder's kernels differ
+    between CPUs, and a borderline turn may pass on one and not on another."""
+    known = known_failures(set_name)
+    assert failing <= known, f"new failures in {set_name}: {sorted(failing - known)}"
+    if known - failing:
+        warnings.warn(
+            f"{set_name}: pinned failures now pass, remove them from "
+            f"data/eval/known_failures.json: {sorted(known - failing)}",
+            stacklevel=2,
+        )

@@ -16,8 +16,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from chatbot.chain import Chatbot, build_chatbot
+from chatbot.compose import DANGLING
 from chatbot.config import get_settings
-from tests.invariants import assert_well_formed
+from chatbot.evaluate import answer_body
+from tests.invariants import assert_only_known_failures, assert_well_formed
 
 REPO = Path(__file__).resolve().parent.parent
 CITE = re.compile(r"\[(\d+)\]")
@@ -397,8 +399,79 @@ def test_cli_eval_runs_the_shipped_set(seed_store: Path) -> None:
     run = _run(["eval", str(REPO / "data" / "eval" / "seeds.jsonl"), "--json"], seed_store)
     data = json.loads(run.stdout)
     assert data["total"] >= 30
-    assert data["passed"] >= data["total"] - 2, [t for t in data["turns"] if not t["passed"]]
+    failing = {f"{t['conversation']}#{t['turn']}" for t in data["turns"] if not t["passed"]}
+    assert_only_known_failures("seeds.jsonl", failing)
     assert run.returncode == (0 if data["passed"] == data["total"] else 1)
+
+
+def test_patient_style_set_fails_only_its_known_turns(bot: Chatbot) -> None:
+    from chatbot.evaluate import load_sets, run_eval
+
+    report = run_eval(bot, load_sets([REPO / "data" / "eval" / "patients.jsonl"]))
+    assert report.total >= 50
+    failing = {f"{r.conversation}#{r.turn}" for r in report.results if not r.passed}
+    assert_only_known_failures("patients.jsonl", failing)
+
+
+# --- the answers issue: follow-ups, whole lists, one number per section ----------------
+
+IMMEDIATE = (
+    "Rest the affected muscle",
+    "Gentle stretching of the cramping muscle",
+    "Application of heat or cold",
+    "Massage of the affected area",
+)
+
+
+def test_follow_ups_with_one_and_it_resolve_to_the_conversation(bot: Chatbot) -> None:
+    bot.ask("What are muscle spasms?", "f")
+    night = bot.ask("how do I stop one at night", "f")
+    assert night.kind == "answer"
+    assert "muscle spasms" in night.query.lower() and "night" in night.query.lower()
+    assert night.citations[0].section.endswith("Immediate Management")
+    assert all(f"- {item} [1]" in night.answer for item in IMMEDIATE)
+    danger = bot.ask("is it dangerous?", "f")
+    assert danger.kind == "answer" and "muscle spasms" in danger.query.lower()
+    assert "usually harmless" in answer_body(danger)
+
+
+def test_a_cramp_right_now_gets_the_whole_immediate_management_list(bot: Chatbot) -> None:
+    reply = bot.ask("what can I do for a cramp in my calf right now", "c")
+    body = answer_body(reply)
+    assert reply.kind == "answer"
+    assert body.startswith("Immediate Management:")  # the list, not a stray MS/ALS sentence
+    assert [line for line in body.splitlines() if line.startswith("- ")] == [
+        f"- {item} [1]" for item in IMMEDIATE
+    ]
+    assert "Heat-Related" not in body and "call 112" not in body  # no unrelated list, no alarm
+
+
+def test_when_to_see_a_doctor_is_answered_by_that_whole_section(bot: Chatbot) -> None:
+    reply = bot.ask("When should I see a doctor about muscle cramps?", "d")
+    body = answer_body(reply)
+    assert reply.citations[0].section == "When to Seek Medical Attention"
+    assert body.startswith("Consult a healthcare provider if muscle spasms [1]:")
+    items = [line for line in body.splitlines() if line.startswith("- ")]
+    assert len(items) == 5 and items[0] == "- Are severe or recurrent [1]"
+    assert "crucial to note" not in body
+
+
+def test_no_answer_opens_on_a_dangling_sentence_or_cites_a_section_twice(bot: Chatbot) -> None:
+    questions = [
+        "I get spasms in my neck after radiation treatment for throat cancer, what helps",
+        "what causes muscle cramps at night",
+        "how do i prevent cramps when running",
+        "What is spasticity after a stroke?",
+        "tell me about heat cramps",
+        "my calf muscle cramps at night, what is this",
+    ]
+    for i, question in enumerate(questions):
+        reply = bot.ask(question, f"q{i}")
+        assert reply.kind == "answer", question
+        sections = [(c.article_id, c.section) for c in reply.citations]
+        assert len(sections) == len(set(sections)), question
+        for paragraph in answer_body(reply).split("\n\n"):
+            assert not DANGLING.match(paragraph), (question, paragraph)
 
 
 def test_cli_bad_input_is_a_clear_error(seed_store: Path, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatbot.answer import enforce_citations, number_sources
-from chatbot.compose import compose
+from chatbot.compose import _blocks, compose
 from chatbot.retrieve import Hit
 
 GARD_STYLE = (
@@ -84,10 +84,14 @@ def test_a_skipped_question_still_ends_the_list_before_it() -> None:
         "- eating a lot of red meat"
     )
     sources = number_sources([hit(1, body, "Gout")])
-    text, _ = enforce_citations(compose("gout symptoms uric acid red meat toe", sources))
+    text, _ = enforce_citations(compose("What are the symptoms of gout in the toe?", sources))
     symptoms = text.split("Common symptoms of gout include [1]:")[1].split("\n\n")[0]
     assert "big toe" in symptoms and "uric acid" not in symptoms and "red meat" not in symptoms
-    assert "- too much uric acid in the blood [1]" in text
+    lists = [b for b in _blocks(body) if b.is_list]  # two lists, not one
+    assert [b.items for b in lists] == [
+        ["sudden pain in the big toe", "a red, swollen joint"],
+        ["too much uric acid in the blood", "eating a lot of red meat"],
+    ]
 
 
 def test_short_plain_sentences_and_everyday_phrasing_are_kept() -> None:

@@ -24,7 +24,7 @@ from chatbot.evaluate import load_sets, run_eval
 from chatbot.store import IndexReader, ServerBackend
 from ingest.sync import sync
 from scripts.load_test import ChromaServer
-from tests.invariants import assert_well_formed
+from tests.invariants import assert_only_known_failures, assert_well_formed
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_FILES = ["000_5778768f5da2c27f.txt", "001_fd95c578ff9ff21f.txt"]
@@ -68,7 +68,8 @@ def test_ingest_resync_and_chat_against_a_server(
 
     report = run_eval(bot, load_sets([REPO / "data" / "eval" / "seeds.jsonl"]))
     assert report.total >= 30
-    assert report.passed >= report.total - 2, [r for r in report.results if not r.passed]
+    failing = {f"{r.conversation}#{r.turn}" for r in report.results if not r.passed}
+    assert_only_known_failures("seeds.jsonl", failing)
 
     again = sync(settings, encoder=encoder)
     assert not again.changed and again.embedded == 0

@@ -29,6 +29,7 @@ class ContextRules:
     generic_start: re.Pattern[str]
     personal: re.Pattern[str]
     symptoms: re.Pattern[str]
+    everyday_symptoms: re.Pattern[str]
     negation_after: re.Pattern[str]
     joking: re.Pattern[str]
     not_joking: re.Pattern[str]
@@ -63,6 +64,7 @@ class ContextRules:
             ),
             personal=compiler.compile(spec.personal),
             symptoms=compiler.compile(spec.symptoms),
+            everyday_symptoms=compiler.compile(spec.everyday_symptoms),
             negation_after=re.compile(
                 r"^\s*(?:(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after_filler)
@@ -181,8 +183,9 @@ class ContextRules:
         """The writer describes their own (or someone's) symptoms, not a general topic."""
         for piece in prepared.sentences():
             sentence = piece.match
-            if not self.symptoms.search(sentence):
-                continue
+            found = [m.group(0) for m in self.symptoms.finditer(sentence)]
+            if not found or all(self.everyday_symptoms.fullmatch(w.strip()) for w in found):
+                continue  # nothing, or only a cramp or a stiff neck: the library's subject
             if self.sentence_context(sentence) is not None:
                 continue
             if self.personal.search(sentence):

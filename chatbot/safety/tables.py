@@ -149,6 +149,7 @@ class ContextSpec(_Strict):
     personal: list[str]
     carer: dict[str, list[str]]  # him / her / them -> words that name the person
     symptoms: list[str]  # for the safety net: a symptom described by the writer
+    everyday_symptoms: list[str]  # ... but not these alone: the library's own subject
     languages: dict[str, list[str]]  # cue words of languages the detector misreads
     examples: dict[Context | Literal["acute"], list[str]]
 
