@@ -336,10 +336,15 @@ def _passage(
     best = max(range(len(blocks)), key=lambda i: (scores[i], -i))
     block = blocks[best]
     if block.is_list:
-        # a list: its whole, under its lead-in (or the section's opening when that is short)
+        # a list: its whole, under its lead-in, after the section's opening sentence when
+        # the section opens with one ("Gout is a form of arthritis. Symptoms include: ...")
         prose: list[str] = []
         if not block.lead and best > 0 and not blocks[best - 1].is_list:
             prose = _tail(blocks[best - 1].sentences, max_words // 2)
+        elif best > 0 and not blocks[0].is_list and blocks[0].sentences:
+            opening = blocks[0].sentences[0]
+            if not DANGLING.match(opening) and len(opening.split()) <= 45:
+                prose = [opening]
         return _with_list(Passage(source, prose), block, max_items)
     sentences = _window(blocks, best, score, max_words)
     following = blocks[best + 1] if best + 1 < len(blocks) else None

@@ -161,7 +161,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--state", type=Path, default=REPO / ".state" / "bench" / "full")
     parser.add_argument("--data", type=Path, default=REPO / ".state" / "bench" / "full-data")
-    parser.add_argument("--templated", type=int, default=3000, help="held-out templated questions")
+    parser.add_argument(
+        "--templated", type=int, default=3000, help="held-out templated questions (0: none)"
+    )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "consumer.json")
     args = parser.parse_args()
@@ -233,7 +235,7 @@ def main() -> int:
         "p95": round(sorted(times)[int(0.95 * (len(times) - 1))], 1),
     }
 
-    rows = templated_heldout(args.templated)
+    rows = templated_heldout(args.templated) if args.templated else []
 
     def locate(hits: Any) -> Located:
         return [
@@ -256,7 +258,7 @@ def main() -> int:
             (d.metadata["article"], set(d.metadata["sections"].split("\x1f")))
             for d in tutorial.similarity_search(q, k=10)
         ]
-    for name, search in templated.items():
+    for name, search in templated.items() if rows else []:
         report["templated_heldout"][name] = templated_score(rows, search)
         print("templated", name, report["templated_heldout"][name])
     write(args.out, report)
