@@ -182,12 +182,23 @@ def build_chain(
     def retrieve(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
+        # every search of this turn reads one index version
+        snapshot = retriever.reader.snapshot()
+        state["snapshot"] = snapshot
+
+        def vocabulary(article: str) -> frozenset[str]:
+            return retriever.article_terms(article, snapshot)
+
         understanding: Understanding = state["understanding"]
         # prefer the sections a question type names only when the type is clear: on real
         # consumer questions an unsure boost costs more than it gains (docs/benchmarks.md)
         boost = None if understanding.confident else 0.0
         state["hits"] = retriever.search_sections(
-            state["query"], settings.top_k, timings=timings, section_boost=boost
+            state["query"],
+            settings.top_k,
+            timings=timings,
+            section_boost=boost,
+            snapshot=snapshot,
         )
         history: list[Turn] = state["history"]
         topic = history[-1].topic if history else ""
@@ -198,18 +209,18 @@ def build_chain(
             plain = understanding.plain_question(" ".join(subject.split()[:4]))
             if plain:
                 state["plain_query"] = plain
-                extra = retriever.search_sections(plain, settings.top_k)
+                extra = retriever.search_sections(plain, settings.top_k, snapshot=snapshot)
                 state["hits"] = _merge(state["hits"], extra, settings.top_k)
         if (
             topic
             and topic.lower() not in state["query"].lower()
-            and not supported_hits(state["query"], state["hits"], settings, retriever.article_terms)
+            and not supported_hits(state["query"], state["hits"], settings, vocabulary)
         ):
             # "ok and what should she do when it happens": a follow-up the rewrite did not
             # recognise. Searched with the conversation's topic, it may be answerable.
             query = f"{state['query'].rstrip(' ?.!')} ({topic})"
-            hits = retriever.search_sections(query, settings.top_k)
-            if supported_hits(query, hits, settings, retriever.article_terms):
+            hits = retriever.search_sections(query, settings.top_k, snapshot=snapshot)
+            if supported_hits(query, hits, settings, vocabulary):
                 state["query"], state["hits"] = query, hits
                 state["understanding"] = types.understand(query)
         state["timings"].update(timings)
@@ -221,7 +232,12 @@ def build_chain(
         hits: list[Hit] = state["hits"]
         query = state["query"]
         own = state["question"] if not state.get("follow_up") else ""
-        relevant = supported_hits(query, hits, settings, retriever.article_terms, own)
+        snapshot = state.get("snapshot")
+
+        def vocabulary(article: str) -> frozenset[str]:
+            return retriever.article_terms(article, snapshot)
+
+        relevant = supported_hits(query, hits, settings, vocabulary, own)
         backend = "composer"
         body, sentences = "", []
         citations: list[Citation] = []

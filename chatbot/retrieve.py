@@ -316,13 +316,14 @@ class HybridRetriever:
         bm25_weight: float | None = None,
         section_boost: float | None = None,
         timings: dict[str, float] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> list[Hit]:
         s = self.settings
         k = k or s.top_k
         wd = s.dense_weight if dense_weight is None else dense_weight
         wb = s.bm25_weight if bm25_weight is None else bm25_weight
         timings = timings if timings is not None else {}
-        snapshot = self.reader.snapshot()
+        snapshot = snapshot or self.reader.snapshot()
         if not snapshot.ids:
             return []
         clock = time.perf_counter()
@@ -388,6 +389,7 @@ class HybridRetriever:
         k: int | None = None,
         *,
         timings: dict[str, float] | None = None,
+        snapshot: Snapshot | None = None,
         **weights: float | None,
     ) -> list[Hit]:
         """The best ``k`` article sections, each whole, ranked by their best chunk.
@@ -397,9 +399,17 @@ class HybridRetriever:
         list, and a section found twice is one source, not two.
         """
         k = k or self.settings.top_k
-        snapshot = self.reader.snapshot()
+        # one version for the chunks and the sections they are read from: an ingest may
+        # publish between two reads of the pointer
+        snapshot = snapshot or self.reader.snapshot()
         chunks = self.search(
-            query, max(4 * k, self.settings.candidate_k), timings=timings, **weights
+            query,
+            max(4 * k, self.settings.candidate_k),
+            timings=timings,
+            snapshot=snapshot,
+            dense_weight=weights.get("dense_weight"),
+            bm25_weight=weights.get("bm25_weight"),
+            section_boost=weights.get("section_boost"),
         )
         clock = time.perf_counter()
         members = _sections_of(snapshot)
@@ -417,10 +427,10 @@ class HybridRetriever:
             timings["sections_ms"] = _ms(clock)
         return list(grouped.values())
 
-    def article_terms(self, article_id: str) -> frozenset[str]:
+    def article_terms(self, article_id: str, snapshot: Snapshot | None = None) -> frozenset[str]:
         """Every BM25 term of one article (all its chunks), cached per index version: what
         a question's subject is checked against ("diabetes" is in no spasm article)."""
-        snapshot = self.reader.snapshot()
+        snapshot = snapshot or self.reader.snapshot()
         cache: dict[str, frozenset[str]] = snapshot.cache.setdefault("article_terms", {})
         terms = cache.get(article_id)
         if terms is None:
