@@ -25,7 +25,7 @@ from chatbot.understand import QuestionType, Understanding
 
 # A sentence that leans on the one before it.
 DANGLING = re.compile(
-    r"^\W*(however|these|this|those|they|them|it|its|also|additionally|furthermore|"
+    r"^\s*\(|^\W*(however|these|this|those|they|them|it|its|also|additionally|furthermore|"
     r"moreover|in addition|but|such|so|thus|therefore|hence|other|another|as a result|"
     r"as well|both|either|neither|then|likewise|similarly|instead|otherwise|"
     r"in (this|these|such|that) (case|cases|situation|situations)|for (this|that) reason)\b",
@@ -34,7 +34,9 @@ DANGLING = re.compile(
 
 # A sentence about the web page the article was captured from, not about health.
 ABOUT_THE_PAGE = re.compile(
-    r"\b(click(ing)? (here|the)|press(ing)? the (escape|esc|enter|return)( \(\w+\))? (button|key)|"
+    r"\b(these resources (address|provide|describe)|genetic testing registry|"
+    r"medlineplus encyclopedia|you (may|might) (also )?find (the following|these)|"
+    r"click(ing)? (here|the)|press(ing)? the (escape|esc|enter|return)( \(\w+\))? (button|key)|"
     r"(watch|view|enlarge|reduce) the videos?|on this page|this page at|"
     r"look up the definitions|see (a|the) glossary|search the \w+( \w+)? library)\b",
     re.IGNORECASE,
@@ -128,10 +130,13 @@ def _keep(sentence: str, bullet: bool = False) -> bool:
         return False
     if bullet:
         return True
+    words = sentence.split()
+    if len(words) <= 10 and sentence[-1] not in ".!:;)\"'”":
+        return False  # a heading inside the section ("Diagnosing Asthma in Young Children")
     return (
         len(sentence) >= 3
         and not sentence.endswith("?")  # a question heading ("What causes X?")
-        and len(sentence.split()) >= 2
+        and len(words) >= 2
     )
 
 
@@ -245,7 +250,12 @@ def compose(
         lexical = 0.2 * best_blocks[source.n] / top_block
         return source.hit.fused + heading_bonus(source) + focus_bonus(source) + lexical
 
-    ranked = sorted(sources, key=lambda s: (-section_score(s), s.n))
+    # a section left with nothing to say (only links to other sites) cannot answer
+    ranked = sorted(
+        (s for s in sources if parsed[s.n]), key=lambda s: (-section_score(s), s.n)
+    )
+    if not ranked:
+        return Draft(text="", sources=sources)
     primary = ranked[0]
     passages = [_passage(primary, parsed[primary.n], score, max_words, max_items)]
     # Another part of the question (a cause *and* a treatment): a section whose heading
@@ -347,6 +357,19 @@ def _passage(
                 prose = [opening]
         return _with_list(Passage(source, prose), block, max_items)
     sentences = _window(blocks, best, score, max_words)
+    # too short to stand alone (one line): read on into the next paragraphs, in order
+    following_index = best + 1
+    while (
+        sum(len(x.split()) for x in sentences) < 40
+        and following_index < len(blocks)
+        and not blocks[following_index].is_list
+    ):
+        for extra in blocks[following_index].sentences:
+            if sum(len(x.split()) for x in sentences) + len(extra.split()) > max_words:
+                break
+            sentences.append(extra)
+        following_index += 1
+    best = following_index - 1
     following = blocks[best + 1] if best + 1 < len(blocks) else None
     leads_in = block.sentences and _introduces(Block(sentences=[sentences[-1]]))
     return _with_list(
