@@ -160,6 +160,20 @@ def _generic_stems() -> frozenset[str]:
     return frozenset(t for words in tokenize(sorted(INTENT_WORDS)) for t in words)
 
 
+_STEMS: dict[str, frozenset[str]] = {}  # sentence -> its BM25 stems; sections repeat a lot
+
+
+def _stems_of(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Stems of each text, tokenizing only the ones not seen before (bounded cache)."""
+    new = [t for t in dict.fromkeys(texts) if t not in _STEMS]
+    if new:
+        if len(_STEMS) > 200_000:
+            _STEMS.clear()
+        for text, stems in zip(new, tokenize(new), strict=True):
+            _STEMS[text] = frozenset(stems)
+    return {t: _STEMS[t] for t in texts}
+
+
 class _Scorer:
     """Query-term overlap weighted by rarity among the candidate sentences."""
 
@@ -169,8 +183,7 @@ class _Scorer:
         terms = set(tokenize([query])[0]) if query.strip() else set()
         # "get", "help", "after", "treatment": what is asked, not what it is about
         self.terms = (terms - generic) or terms
-        stems = tokenize(texts) if texts else []
-        self._stems = {t: frozenset(s) for t, s in zip(texts, stems, strict=True)}
+        self._stems = _stems_of(tuple(texts))
         df = Counter(t for s in self._stems.values() for t in s)
         n = max(len(texts), 1)
         self.idf = {t: math.log(1 + n / (1 + df[t])) for t in self.terms}
@@ -179,7 +192,7 @@ class _Scorer:
     def __call__(self, text: str) -> float:
         stems = self._stems.get(text)
         if stems is None:
-            stems = frozenset(tokenize([text])[0])
+            stems = _stems_of((text,))[text]
         hits = sum(self.idf[t] for t in self.terms & stems)
         answers = self.asks is not None and bool(self.asks.answers.search(text))
         if not hits:
