@@ -184,10 +184,11 @@ def build_chain(
         timings: dict[str, float] = {}
         # every search of this turn reads one index version
         snapshot = retriever.reader.snapshot()
-        state["snapshot"] = snapshot
 
         def vocabulary(article: str) -> frozenset[str]:
             return retriever.article_terms(article, snapshot)
+
+        state["vocabulary"] = vocabulary  # the answer step checks against the same version
 
         understanding: Understanding = state["understanding"]
         # prefer the sections a question type names only when the type is clear: on real
@@ -208,7 +209,6 @@ def build_chain(
         if state.get("follow_up") or len(state["question"].split()) > 25:
             plain = understanding.plain_question(" ".join(subject.split()[:4]))
             if plain:
-                state["plain_query"] = plain
                 extra = retriever.search_sections(plain, settings.top_k, snapshot=snapshot)
                 state["hits"] = _merge(state["hits"], extra, settings.top_k)
         if (
@@ -232,12 +232,7 @@ def build_chain(
         hits: list[Hit] = state["hits"]
         query = state["query"]
         own = state["question"] if not state.get("follow_up") else ""
-        snapshot = state.get("snapshot")
-
-        def vocabulary(article: str) -> frozenset[str]:
-            return retriever.article_terms(article, snapshot)
-
-        relevant = supported_hits(query, hits, settings, vocabulary, own)
+        relevant = supported_hits(query, hits, settings, state.get("vocabulary"), own)
         backend = "composer"
         body, sentences = "", []
         citations: list[Citation] = []

@@ -264,9 +264,7 @@ def compose(
         return source.hit.fused + heading_bonus(source) + focus_bonus(source) + lexical
 
     # a section left with nothing to say (only links to other sites) cannot answer
-    ranked = sorted(
-        (s for s in sources if parsed[s.n]), key=lambda s: (-section_score(s), s.n)
-    )
+    ranked = sorted((s for s in sources if parsed[s.n]), key=lambda s: (-section_score(s), s.n))
     if not ranked:
         return Draft(text="", sources=sources)
     primary = ranked[0]

@@ -92,10 +92,6 @@ class Hit:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     duplicates: list[str] = field(default_factory=list)
-    # for a whole-section hit (:meth:`HybridRetriever.search_sections`): the section's
-    # chunks in reading order, and the ones the search itself found
-    section_chunks: list[str] = field(default_factory=list)
-    matched_chunks: list[str] = field(default_factory=list)
 
     @property
     def body(self) -> str:
@@ -414,15 +410,10 @@ class HybridRetriever:
         clock = time.perf_counter()
         members = _sections_of(snapshot)
         grouped: dict[tuple[str, str], Hit] = {}
-        for hit in chunks:
+        for hit in chunks:  # best first: a section's first chunk is its best
             key = _section_key(hit.metadata)
-            section = grouped.get(key)
-            if section is None:
-                if len(grouped) == k:
-                    continue
+            if key not in grouped and len(grouped) < k:
                 grouped[key] = self._section_hit(snapshot, hit, members.get(key, []))
-            else:
-                section.matched_chunks.append(hit.chunk_id)
         if timings is not None:
             timings["sections_ms"] = _ms(clock)
         return list(grouped.values())
@@ -466,8 +457,6 @@ class HybridRetriever:
             dense_rank=best.dense_rank,
             bm25_rank=best.bm25_rank,
             duplicates=list(best.duplicates),
-            section_chunks=[snapshot.ids[i] for i in indices] or [best.chunk_id],
-            matched_chunks=[best.chunk_id],
         )
 
     @staticmethod

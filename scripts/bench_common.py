@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = (REPO / ".." / "shared" / "corpus" / "medquad").resolve()
@@ -28,6 +30,35 @@ def link_articles(target: Path, names: list[str] | None) -> Path:
         if not link.exists():
             link.symlink_to(source / name)
     return target
+
+
+def tutorial_documents(names: list[str]) -> list[Any]:
+    """The LangChain RAG tutorial's chunks of the raw article text
+    (RecursiveCharacterTextSplitter 1000/200), each credited with every section it
+    overlaps (generous to the baseline) in ``metadata["sections"]``."""
+    import frontmatter
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=1000, chunk_overlap=200, add_start_index=True
+    )
+    docs = []
+    for name in names:
+        post = frontmatter.load(CORPUS / "articles" / name)
+        text = post.content
+        headings = [(m.start(), m.group(1).strip()) for m in re.finditer(r"^## (.+)$", text, re.M)]
+        for doc in splitter.split_documents([Document(page_content=text)]):
+            start = doc.metadata["start_index"]
+            end = start + len(doc.page_content)
+            covered = [
+                h
+                for i, (pos, h) in enumerate(headings)
+                if pos < end and (i + 1 == len(headings) or headings[i + 1][0] > start)
+            ]
+            doc.metadata = {"article": str(post["id"]), "sections": "\x1f".join(covered)}
+            docs.append(doc)
+    return docs
 
 
 def machine() -> dict[str, object]:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from scripts.bench_common import CORPUS, REPO, machine, write
+from scripts.bench_common import CORPUS, REPO, machine, tutorial_documents, write
 
 Texts = list[str]
 
@@ -89,10 +89,7 @@ def subsets(gold: list[dict[str, Any]]) -> dict[str, list[int]]:
 def tutorial_store(state: Path, encoder: Any) -> Any:
     """The LangChain tutorial pipeline over the raw articles, persisted once."""
     import chromadb
-    import frontmatter
     from langchain_chroma import Chroma
-    from langchain_core.documents import Document
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from chatbot.store import chroma_settings
 
@@ -103,24 +100,7 @@ def tutorial_store(state: Path, encoder: Any) -> Any:
     )
     if store._collection.count() > 0:
         return store
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=1000, chunk_overlap=200, add_start_index=True
-    )
-    docs = []
-    for name in sorted(os.listdir(CORPUS / "articles")):
-        post = frontmatter.load(CORPUS / "articles" / name)
-        text = post.content
-        headings = [(m.start(), m.group(1).strip()) for m in re.finditer(r"^## (.+)$", text, re.M)]
-        for doc in splitter.split_documents([Document(page_content=text)]):
-            start = doc.metadata["start_index"]
-            end = start + len(doc.page_content)
-            covered = [
-                h
-                for i, (pos, h) in enumerate(headings)
-                if pos < end and (i + 1 == len(headings) or headings[i + 1][0] > start)
-            ]
-            doc.metadata = {"article": str(post["id"]), "sections": "\x1f".join(covered)}
-            docs.append(doc)
+    docs = tutorial_documents(sorted(os.listdir(CORPUS / "articles")))
     started = time.perf_counter()
     for i in range(0, len(docs), 2000):
         store.add_documents(docs[i : i + 2000])

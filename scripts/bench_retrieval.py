@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -29,7 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from scripts.bench_common import CORPUS, REPO, link_articles, machine, sample_names, write
+from scripts.bench_common import (
+    CORPUS,
+    REPO,
+    link_articles,
+    machine,
+    sample_names,
+    tutorial_documents,
+    write,
+)
 
 Result = list[tuple[str, str]]  # (article id, section heading) per rank
 
@@ -75,32 +82,11 @@ def section_parts(section: str) -> set[str]:
 def tutorial_retriever(names: list[str], encoder: Any) -> Callable[[str], Result]:
     """The LangChain RAG tutorial: split the raw text, embed, similarity_search."""
     import chromadb
-    import frontmatter
     from langchain_chroma import Chroma
-    from langchain_core.documents import Document
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     from chatbot.store import chroma_settings
 
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=1000, chunk_overlap=200, add_start_index=True
-    )
-    docs = []
-    for name in names:
-        post = frontmatter.load(CORPUS / "articles" / name)
-        text = post.content
-        headings = [(m.start(), m.group(1).strip()) for m in re.finditer(r"^## (.+)$", text, re.M)]
-        for doc in splitter.split_documents([Document(page_content=text)]):
-            start = doc.metadata["start_index"]
-            end = start + len(doc.page_content)
-            # generous to the baseline: every section the chunk overlaps counts
-            covered = [
-                h
-                for i, (pos, h) in enumerate(headings)
-                if pos < end and (i + 1 == len(headings) or headings[i + 1][0] > start)
-            ]
-            doc.metadata = {"article": str(post["id"]), "sections": "\x1f".join(covered)}
-            docs.append(doc)
+    docs = tutorial_documents(names)
     client = chromadb.EphemeralClient(settings=chroma_settings())
     started = time.perf_counter()
     store = Chroma.from_documents(
