@@ -272,6 +272,27 @@ def test_semantic_layer_leaves_ordinary_questions_alone(semantic: Triage) -> Non
         assert semantic.assess(text).level == "none", text
 
 
+def test_a_concrete_cue_turns_a_self_harm_undertone_into_a_report(semantic: Triage) -> None:
+    undertone = semantic.assess("the world keeps spinning without me anyway")
+    assert (undertone.level, undertone.crisis) == ("none", True)
+
+    concrete = semantic.assess(
+        "the world keeps spinning without me anyway, tonight i'll stop being in it"
+    )
+    assert (concrete.level, concrete.categories, concrete.crisis) == (
+        "emergency",
+        ("self_harm",),
+        True,
+    )
+    assert any("'tonight'" in f.evidence for f in concrete.findings if f.layer == "semantic")
+
+    # the rules' benign contexts (a therapist, "i'm safe") are not overridden by a cue
+    safe = semantic.assess(
+        "the world keeps spinning without me anyway, i told my therapist that tonight and i'm safe"
+    )
+    assert (safe.level, safe.crisis) == ("none", True)
+
+
 # --- personal medication questions -----------------------------------------------------
 
 

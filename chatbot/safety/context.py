@@ -68,7 +68,7 @@ class ContextRules:
             negation_after=re.compile(
                 r"^\s*(?:(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after_filler)
-                + r")\s+){0,2}(?:"
+                + r")\s+){0,3}(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after)
                 + r")(?![\w\u0900-\u0dff])"
             ),
@@ -93,9 +93,9 @@ class ContextRules:
             return not self.without_symptom.search(before)
         return True
 
-    def sentence_context(self, sentence: str) -> Context | None:
+    def sentence_context(self, sentence: str, joking: bool = True) -> Context | None:
         """Why a sentence does not describe an emergency now, or None when it may."""
-        if self.joking.search(sentence) and not self.not_joking.search(sentence):
+        if joking and self.joking.search(sentence) and not self.not_joking.search(sentence):
             return "joking"
         if self.acute.search(sentence):
             return None
@@ -106,6 +106,17 @@ class ContextRules:
         if self.is_general_question(sentence):
             return "general"
         return None
+
+    def is_joking_at(self, prepared: Prepared, start: int) -> bool:
+        """A joke marker in the clause around ``start`` or after it in the sentence: "this
+        cramp is killing me lol" is a joke, but in "kids were a nightmare lol, anyway my
+        calf is swollen" the "lol" belongs to the kids."""
+        sentence = prepared.sentence_at(start)
+        if self.not_joking.search(sentence):
+            return False
+        clause_start = prepared.clause_span(start)[0]
+        sentence_end = prepared.sentence_span(start)[1]
+        return bool(self.joking.search(prepared.match[clause_start:sentence_end]))
 
     def is_past_at(self, prepared: Prepared, start: int, end: int) -> bool:
         """The sentence around ``start`` has a past cue, and it dates this symptom: the cue

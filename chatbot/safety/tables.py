@@ -98,6 +98,12 @@ class CategorySpec(_Strict):
         description="semantic layer: the closeness this category needs (default: the "
         "TRIAGE_THRESHOLD setting)",
     )
+    semantic_escalate: list[str] = Field(
+        default_factory=list,
+        description="semantic layer: words anywhere in the message (a means at hand, a time, "
+        "a goodbye) that make a sentence only close to this category count as a report, "
+        "set aside by negation or a joke only",
+    )
     rules: list[RuleSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

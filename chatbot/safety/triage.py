@@ -28,7 +28,7 @@ from chatbot.safety.context import ContextRules
 from chatbot.safety.language import LanguageDetector
 from chatbot.safety.semantic import ExemplarBank, TextEncoder
 from chatbot.safety.tables import Context, Tables
-from chatbot.safety.text import Prepared, prepare
+from chatbot.safety.text import Prepared, Sentence, prepare
 
 Carer = Literal["him", "her", "them"]
 
@@ -131,6 +131,22 @@ class Triage:
             if encoder is not None and tables.exemplars
             else None
         )
+        self._escalate = {
+            name: compiler.compile(spec.categories[name].semantic_escalate)
+            for name in self.priority
+            if spec.categories[name].semantic_escalate
+        }
+        # the benign contexts a category's rules name ("song lyrics", "seeing a therapist"):
+        # an escalation cue does not override them
+        self._benign = {
+            name: [
+                compiler.compile(words)
+                for rule in spec.categories[name].rules
+                for words in (rule.unless, rule.mention_if)
+                if words
+            ]
+            for name in self._escalate
+        }
         self._carer = {
             pronoun: compiler.compile(words) for pronoun, words in tables.context.carer.items()
         }
@@ -173,6 +189,8 @@ class Triage:
         if "negated" in allowed and self.context.negated(prepared, start, end):
             return "negated"
         why = self.context.sentence_context(prepared.sentence_at(start))
+        if why == "joking" and not self.context.is_joking_at(prepared, start):
+            why = self.context.sentence_context(prepared.sentence_at(start), joking=False)
         if why == "past" and not self.context.is_past_at(prepared, start, end):
             why = None
         if why is None and self.context.narrative_past(prepared, start):
@@ -274,12 +292,28 @@ class Triage:
                     self.threshold if spec.semantic_threshold is None else spec.semantic_threshold
                 )
                 margin = self.margin if spec.semantic_margin is None else spec.semantic_margin
-                if (
+                close = (
                     s.label == "self_harm"
                     and self.crisis_threshold <= s.score
                     and s.margin >= self.crisis_margin
                     and (s.score < threshold or s.margin < margin)
-                ):
+                )
+                if close:
+                    cue = self._escalation(prepared, s.label, sentences[s.sentence], rules)
+                    if cue is not None:
+                        # close to self-harm and a concrete cue (pills saved, "tonight", a
+                        # bridge): a report
+                        findings.append(
+                            Finding(
+                                s.label,
+                                "semantic",
+                                f"{s.exemplar!r} ({s.score:.2f}) + {cue!r}",
+                                round(s.score, 4),
+                                None,
+                                sentences[s.sentence].start,
+                            )
+                        )
+                        continue
                     # close to self-harm but not sure: the crisis line, not a takeover
                     findings.append(
                         Finding(
@@ -333,6 +367,31 @@ class Triage:
                     )
                 )
         return findings
+
+    def _escalation(
+        self, prepared: Prepared, category: str, sentence: Sentence, rules: list[Finding]
+    ) -> str | None:
+        """The category's first escalation cue in the message, when nothing sets the
+        sentence aside: a negation, a past or resolved event, a joke, one of the rules'
+        benign contexts, or a rule of the category that saw the message and set it aside."""
+        pattern = self._escalate.get(category)
+        if pattern is None:
+            return None
+        if (
+            self.context.sentence_context(sentence.match) in ("past", "joking")
+            or self.context.narrative_past(prepared, sentence.start)
+            or self.context.negates_a_symptom(prepared, sentence.start, sentence.end)
+            or self.context.is_resolved(prepared)
+            or any(benign.search(prepared.match) for benign in self._benign[category])
+            or any(
+                r.category == category and r.suppressed not in (None, "crisis only") for r in rules
+            )
+        ):
+            return None
+        for m in pattern.finditer(prepared.match):
+            if not self.context.negated(prepared, m.start(), m.end()):
+                return m.group(0).strip()
+        return None
 
     # ------------------------------------------------------------------ decision
     def _decide(self, prepared: Prepared, findings: Sequence[Finding]) -> Assessment:
