@@ -284,7 +284,13 @@ def test_a_concrete_cue_turns_a_self_harm_undertone_into_a_report(semantic: Tria
         ("self_harm",),
         True,
     )
-    assert any("'tonight'" in f.evidence for f in concrete.findings if f.layer == "semantic")
+    assert any(
+        "tonight + i'll stop" in f.evidence for f in concrete.findings if f.layer == "semantic"
+    )
+
+    # one cue alone is not enough: a follow-up that names a medicine is not a plan
+    follow_up = semantic.assess("any tablets also for it")
+    assert (follow_up.level, follow_up.categories) == ("none", ())
 
     # the rules' benign contexts (a therapist, "i'm safe") are not overridden by a cue
     safe = semantic.assess(

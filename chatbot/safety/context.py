@@ -178,11 +178,14 @@ class ContextRules:
                 return True
         return False
 
-    def is_resolved(self, prepared: Prepared) -> bool:
-        """The message says it is over ("he's playing normally now", "I'm fine now") and
-        nothing in it says it is still going on."""
+    def is_resolved(self, prepared: Prepared, at: int = 0) -> bool:
+        """The message says it is over ("he's playing normally now", "I'm fine now") at or
+        after ``at`` (where the symptom's sentence starts), and nothing in it says it is
+        still going on. "Was fine, now suddenly can't breathe" tells the onset, not the end."""
         text = prepared.match
-        return bool(self.resolved.search(text)) and not self.unresolved.search(text)
+        if self.unresolved.search(text):
+            return False
+        return any(m.start() >= at for m in self.resolved.finditer(text))
 
     def is_general_question(self, sentence: str) -> bool:
         sentence = sentence.strip()

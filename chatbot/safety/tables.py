@@ -100,9 +100,9 @@ class CategorySpec(_Strict):
     )
     semantic_escalate: list[str] = Field(
         default_factory=list,
-        description="semantic layer: words anywhere in the message (a means at hand, a time, "
-        "a goodbye) that make a sentence only close to this category count as a report, "
-        "set aside by negation or a joke only",
+        description="semantic layer: groups of words (a means at hand, a time, a goodbye); "
+        "words of two different groups anywhere in the message make a sentence that is only "
+        "close to this category count as a report",
     )
     rules: list[RuleSpec] = Field(min_length=1)
 

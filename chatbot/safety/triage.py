@@ -132,7 +132,7 @@ class Triage:
             else None
         )
         self._escalate = {
-            name: compiler.compile(spec.categories[name].semantic_escalate)
+            name: [compiler.compile([group]) for group in spec.categories[name].semantic_escalate]
             for name in self.priority
             if spec.categories[name].semantic_escalate
         }
@@ -371,11 +371,13 @@ class Triage:
     def _escalation(
         self, prepared: Prepared, category: str, sentence: Sentence, rules: list[Finding]
     ) -> str | None:
-        """The category's first escalation cue in the message, when nothing sets the
-        sentence aside: a negation, a past or resolved event, a joke, one of the rules'
-        benign contexts, or a rule of the category that saw the message and set it aside."""
-        pattern = self._escalate.get(category)
-        if pattern is None:
+        """The category's escalation cues in the message (two groups or none), when
+        nothing sets the sentence aside: a negation, a past or resolved event, a joke, one
+        of the rules' benign contexts, or a rule of the category that saw the message and
+        set it aside. One cue alone is not enough: "any tablets also for it" names a
+        medicine and nothing else."""
+        groups = self._escalate.get(category)
+        if groups is None:
             return None
         if (
             self.context.sentence_context(sentence.match) in ("past", "joking")
@@ -388,21 +390,30 @@ class Triage:
             )
         ):
             return None
-        for m in pattern.finditer(prepared.match):
-            if not self.context.negated(prepared, m.start(), m.end()):
-                return m.group(0).strip()
-        return None
+        cues = []
+        for pattern in groups:
+            cue = next(
+                (
+                    m.group(0).strip()
+                    for m in pattern.finditer(prepared.match)
+                    if not self.context.negated(prepared, m.start(), m.end())
+                ),
+                None,
+            )
+            if cue is not None:
+                cues.append(cue)
+        return " + ".join(cues) if len(cues) >= 2 else None
 
     # ------------------------------------------------------------------ decision
     def _decide(self, prepared: Prepared, findings: Sequence[Finding]) -> Assessment:
-        if self.context.is_resolved(prepared):
-            findings = [
-                f
-                if f.suppressed is not None
-                or "resolved" not in (f.suppressible or self._allowed(f.category))
-                else replace(f, suppressed="resolved")
-                for f in findings
-            ]
+        findings = [
+            replace(f, suppressed="resolved")
+            if f.suppressed is None
+            and "resolved" in (f.suppressible or self._allowed(f.category))
+            and self.context.is_resolved(prepared, max(f.at, 0))
+            else f
+            for f in findings
+        ]
         fired = {f.category for f in findings if f.suppressed is None}
         categories = tuple(c for c in self.priority if c in fired)
         levels = {self.tables.red_flags.categories[c].level for c in categories}
