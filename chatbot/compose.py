@@ -47,6 +47,8 @@ POINTS_ELSEWHERE = re.compile(
     r"\b(listed|shown|described) below\b|\bthe following\W*$",
     re.IGNORECASE,
 )
+# "Summary : The nicotine in tobacco ...": a label the captured page put before a paragraph
+_LABEL = re.compile(r"^[A-Z][A-Za-z ,'/-]{2,40}\s:\s+")
 _DEFINES = re.compile(r"^(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,4}(?:is|are)\s", re.IGNORECASE)
 _DEFINITION_Q = re.compile(r"^\s*(what|who)\s*(is|are|'s)\b|\bdefin|\bmeaning\b", re.IGNORECASE)
 
@@ -105,7 +107,11 @@ def _blocks(body: str) -> tuple[Block, ...]:
                 else:
                     blocks.append(Block(items=[item]))
             else:
-                kept = [s for s in split_sentences(line) if _keep(strip_source_markers(s))]
+                kept = [
+                    _LABEL.sub("", s)
+                    for s in split_sentences(line)
+                    if _keep(strip_source_markers(_LABEL.sub("", s)))
+                ]
                 if not kept and not prose:
                     broken = True
                 prose.extend(kept)
@@ -231,15 +237,18 @@ def compose(
         s.n: set(tokenize([str(s.hit.metadata.get("section", ""))])[0]) for s in sources
     }
 
+    focus = set(tokenize([understanding.focus])[0]) if understanding is not None else set()
+
     def heading_bonus(source: Source) -> float:
         path = str(source.hit.metadata.get("section", ""))
+        title = str(source.hit.metadata.get("title", ""))
+        if focus and not focus & set(tokenize([title, path])[0]):
+            return 0.0  # the diagnosis of another condition does not answer this one's
         if types and types[0].headings.search(path):
             return 0.25 if confident else 0.1
         if any(t.headings.search(path) for t in types[1:]):
             return 0.05
         return 0.0
-
-    focus = set(tokenize([understanding.focus])[0]) if understanding is not None else set()
 
     def focus_bonus(source: Source) -> float:
         """The section is named for what is asked about ("Heat Cramps" for heat cramps)."""
@@ -367,7 +376,24 @@ def _passage(
             if not DANGLING.match(opening) and len(opening.split()) <= 45:
                 prose = [opening]
         return _with_list(Passage(source, prose), block, max_items)
-    sentences = _window(blocks, best, score, max_words)
+    # A reader meets the section's opening first: when the best paragraph is further in,
+    # the answer opens with the section's own first sentences ("Many germs can cause
+    # pneumonia. ... less often, fungi.") and then reads on at the best paragraph.
+    first_lines: list[str] = []
+    if best > 0 and not blocks[0].is_list and blocks[0].sentences:
+        for sentence in blocks[0].sentences:
+            if DANGLING.match(sentence) and not first_lines:
+                break
+            if (
+                first_lines
+                and sum(len(x.split()) for x in first_lines) + len(sentence.split()) > 50
+            ):
+                break
+            first_lines.append(sentence)
+        if first_lines and _introduces(Block(sentences=[first_lines[-1]])):
+            first_lines.pop()
+    used = sum(len(x.split()) for x in first_lines)
+    sentences = first_lines + _window(blocks, best, score, max(max_words - used, 40))
     # too short to stand alone (one line): read on into the next paragraphs, in order
     following_index = best + 1
     while (

@@ -108,3 +108,33 @@ def test_short_plain_sentences_and_everyday_phrasing_are_kept() -> None:
     ):
         text, _ = enforce_citations(compose(question, sources))
         assert expected in text, question
+
+
+def test_a_page_label_before_a_paragraph_is_not_part_of_the_answer() -> None:
+    body = (
+        "Summary : The nicotine in tobacco can be addictive like alcohol and morphine. "
+        "Causes : Tobacco is a plant grown for its leaves, which are smoked or chewed."
+    )
+    sources = number_sources([hit(1, body, "Overview")])
+    text, _ = enforce_citations(compose("how does nicotine affect the brain", sources))
+    assert text.startswith(
+        "The nicotine in tobacco can be addictive like alcohol and morphine [1]."
+    )
+    assert "Summary :" not in text and "Causes :" not in text
+
+
+def test_an_answer_deep_in_a_long_section_opens_with_the_section_opening() -> None:
+    opening = "Many germs can cause pneumonia. Examples include bacteria, viruses and fungi."
+    filler = " ".join(
+        f"Bacteria of kind {i} are a common cause in adults over sixty." for i in range(12)
+    )
+    fungi = (
+        "Pneumocystis pneumonia is caused by a fungus that mostly affects people whose "
+        "immune system is weak. Other kinds of fungal infections also can lead to pneumonia."
+    )
+    body = f"{opening}\n\n{filler}\n\n{fungi}"
+    sources = number_sources([hit(1, body, "Causes")])
+    text, _ = enforce_citations(compose("what causes fungal pneumonia", sources))
+    assert text.startswith("Many germs can cause pneumonia [1]. Examples include bacteria")
+    assert "caused by a fungus" in text
+    assert text.index("Many germs") < text.index("caused by a fungus")  # source order
