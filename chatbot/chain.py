@@ -194,11 +194,15 @@ def build_chain(
         # prefer the sections a question type names only when the type is clear: on real
         # consumer questions an unsure boost costs more than it gains (docs/benchmarks.md)
         boost = None if understanding.confident else 0.0
+        # a title the patient names ("about thalassemia treatment") points at its article;
+        # a follow-up's subject was put there by the rewrite, not by the patient
+        title = 0.0 if state.get("follow_up") else None
         state["hits"] = retriever.search_sections(
             state["query"],
             settings.top_k,
             timings=timings,
             section_boost=boost,
+            title_boost=title,
             snapshot=snapshot,
         )
         history: list[Turn] = state["history"]
@@ -219,7 +223,9 @@ def build_chain(
             # "ok and what should she do when it happens": a follow-up the rewrite did not
             # recognise. Searched with the conversation's topic, it may be answerable.
             query = f"{state['query'].rstrip(' ?.!')} ({topic})"
-            hits = retriever.search_sections(query, settings.top_k, snapshot=snapshot)
+            hits = retriever.search_sections(
+                query, settings.top_k, snapshot=snapshot, title_boost=0.0
+            )
             if supported_hits(query, hits, settings, vocabulary):
                 state["query"], state["hits"] = query, hits
                 state["understanding"] = types.understand(query)

@@ -79,10 +79,18 @@ class Settings(BaseSettings):
     )
     rrf_k: int = Field(default=60, ge=1)
     section_boost: float = Field(
-        default=0.2,
+        default=0.1,
         ge=0,
-        description="added when a hit's section is what the question asks about; "
-        "chosen by scripts/bench_retrieval.py",
+        description="added when a hit's section is what the question asks about (and the "
+        "question type is confident); chosen with title_boost on the consumer questions' "
+        "dev split by scripts/bench_consumer.py",
+    )
+    title_boost: float = Field(
+        default=0.15,
+        ge=0,
+        description="added to the chunks of an article whose title the question names "
+        "('thalassemia', 'anal fissures'); chosen on the consumer questions' dev split by "
+        "scripts/bench_consumer.py",
     )
     min_relevance: float = Field(
         default=0.25,

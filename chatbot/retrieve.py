@@ -311,6 +311,7 @@ class HybridRetriever:
         dense_weight: float | None = None,
         bm25_weight: float | None = None,
         section_boost: float | None = None,
+        title_boost: float | None = None,
         timings: dict[str, float] | None = None,
         snapshot: Snapshot | None = None,
     ) -> list[Hit]:
@@ -368,12 +369,16 @@ class HybridRetriever:
         top_bm25 = bm25_hits[0][1] if bm25_hits else 1.0
         boost = s.section_boost if section_boost is None else section_boost
         intents = section_intents(query) if boost > 0 else []
+        named_boost = s.title_boost if title_boost is None else title_boost
+        named = named_articles(snapshot, query) if named_boost > 0 else set()
         for cid, hit in hits.items():
             hit.dense = float(vectors[cid] @ qvec) if cid in vectors else 0.0
             hit.fused = _fuse(hit, wd, wb, top_bm25, s.fusion, s.rrf_k)
             section = str(hit.metadata.get("section", ""))
             if any(pattern.search(section) for pattern in intents):
                 hit.fused += boost
+            if str(hit.metadata.get("article_id", "")) in named:
+                hit.fused += named_boost
         ranked = sorted(hits.values(), key=lambda h: (-h.fused, -h.dense))
         result = _collapse(ranked, vectors, s.near_duplicate, k)
         timings["fuse_ms"] = _ms(clock)
@@ -406,6 +411,7 @@ class HybridRetriever:
             dense_weight=weights.get("dense_weight"),
             bm25_weight=weights.get("bm25_weight"),
             section_boost=weights.get("section_boost"),
+            title_boost=weights.get("title_boost"),
         )
         clock = time.perf_counter()
         members = _sections_of(snapshot)
@@ -467,6 +473,54 @@ class HybridRetriever:
 
 def _section_key(metadata: dict[str, Any]) -> tuple[str, str]:
     return str(metadata.get("article_id", "")), str(metadata.get("section", ""))
+
+
+# what a title says before its subject: "Do you have information about Nicotine and tobacco"
+_TITLE_PREFIX = re.compile(
+    r"^\s*(do you have information about|what (is|are)|what i need to know about|"
+    r"learning about|facts about|understanding|all about|a guide to|guide to|about)\s+",
+    re.IGNORECASE,
+)
+_LONGEST_TITLE = 8  # words
+
+
+def _titles_of(snapshot: Snapshot) -> dict[tuple[str, ...], frozenset[str]]:
+    """An article title's subject as BM25 tokens -> the articles that carry that title."""
+    titles = snapshot.cache.get("titles")
+    if titles is None:
+        by_title: dict[str, set[str]] = {}
+        for meta in snapshot.metadatas:
+            title = str(meta.get("title", "")).strip()
+            if title:
+                by_title.setdefault(_TITLE_PREFIX.sub("", title), set()).add(
+                    str(meta.get("article_id", ""))
+                )
+        names = list(by_title)
+        grouped: dict[tuple[str, ...], set[str]] = {}
+        for name, tokens in zip(names, tokenize(names), strict=True):
+            key = tuple(tokens)
+            # one short common word ("pain", "cold") names too much to count as a title
+            if 0 < len(key) <= _LONGEST_TITLE and (len(key) > 1 or len(key[0]) >= 5):
+                grouped.setdefault(key, set()).update(by_title[name])
+        titles = {key: frozenset(ids) for key, ids in grouped.items()}
+        snapshot.cache["titles"] = titles
+    return titles
+
+
+def named_articles(snapshot: Snapshot, query: str) -> set[str]:
+    """The articles whose title the question names, longest names first: "Duchenne
+    muscular dystrophy" names that article, not every muscular dystrophy one as well."""
+    titles = _titles_of(snapshot)
+    tokens = tokenize([query])[0]
+    found: set[str] = set()
+    covered = [False] * len(tokens)
+    for size in range(min(_LONGEST_TITLE, len(tokens)), 0, -1):
+        for start in range(len(tokens) - size + 1):
+            ids = titles.get(tuple(tokens[start : start + size]))
+            if ids and not all(covered[start : start + size]):
+                found |= ids
+                covered[start : start + size] = [True] * size
+    return found
 
 
 def _sections_of(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:

@@ -153,6 +153,7 @@ def main() -> int:
     from chatbot.config import get_settings
     from chatbot.embed import load_serving_encoder
     from chatbot.evaluate import answer_body
+    from chatbot.understand import load_question_types
 
     settings = get_settings(
         data_dir=args.data, state_dir=args.state, model_cache_dir=REPO / ".state" / "models"
@@ -166,8 +167,16 @@ def main() -> int:
         gold = [json.loads(line) for line in handle]
     parts = subsets(gold)
 
+    types = load_question_types(settings.question_types_file)
+
+    def section_hits(question: str, **kw: Any) -> list[Any]:
+        # as the chain searches: the section boost only for a confident question type
+        if "section_boost" not in kw and not types.understand(question).confident:
+            kw["section_boost"] = 0.0
+        return retriever.search_sections(question, 10, **kw)
+
     def section_texts(question: str, **kw: Any) -> Texts:
-        return [h.text for h in retriever.search_sections(question, 10, **kw)]
+        return [h.text for h in section_hits(question, **kw)]
 
     def chunk_texts(question: str, **kw: Any) -> Texts:
         return [h.text for h in retriever.search(question, 10, **kw)]
@@ -176,8 +185,13 @@ def main() -> int:
         "ours: sections": section_texts,
         "ours: chunks": chunk_texts,
         "ours: sections, no section boost": lambda q: section_texts(q, section_boost=0.0),
-        "dense only: sections": lambda q: section_texts(q, bm25_weight=0.0, section_boost=0.0),
-        "dense only: chunks": lambda q: chunk_texts(q, bm25_weight=0.0, section_boost=0.0),
+        "ours: sections, no title boost": lambda q: section_texts(q, title_boost=0.0),
+        "dense only: sections": lambda q: section_texts(
+            q, bm25_weight=0.0, section_boost=0.0, title_boost=0.0
+        ),
+        "dense only: chunks": lambda q: chunk_texts(
+            q, bm25_weight=0.0, section_boost=0.0, title_boost=0.0
+        ),
     }
     tutorial = None if args.no_baseline else tutorial_store(args.state, encoder)
     if tutorial is not None:
@@ -227,10 +241,10 @@ def main() -> int:
         ]
 
     templated: dict[str, Callable[[str], Located]] = {
-        "ours: sections": lambda q: locate(retriever.search_sections(q, 10)),
+        "ours: sections": lambda q: locate(section_hits(q)),
         "ours: chunks": lambda q: locate(retriever.search(q, 10)),
         "dense only: chunks": lambda q: locate(
-            retriever.search(q, 10, bm25_weight=0.0, section_boost=0.0)
+            retriever.search(q, 10, bm25_weight=0.0, section_boost=0.0, title_boost=0.0)
         ),
     }
     if tutorial is not None:

@@ -138,3 +138,30 @@ def test_an_answer_deep_in_a_long_section_opens_with_the_section_opening() -> No
     assert text.startswith("Many germs can cause pneumonia [1]. Examples include bacteria")
     assert "caused by a fungus" in text
     assert text.index("Many germs") < text.index("caused by a fungus")  # source order
+
+
+def test_a_title_the_question_names_points_at_its_article() -> None:
+    from chatbot.retrieve import named_articles
+    from chatbot.store import Snapshot
+
+    titles = {
+        "A1": "Do you have information about Nicotine and tobacco",
+        "A2": "Duchenne muscular dystrophy",
+        "A3": "Muscular dystrophy",
+        "A4": "Pain",  # one short common word names too much
+        "A5": "Anal fissure",
+    }
+    metas = [{"article_id": a, "title": t, "section": "Overview"} for a, t in titles.items()]
+    snapshot = Snapshot(
+        pointer=None,  # type: ignore[arg-type]
+        collection=None,
+        ids=[f"{a}::0" for a in titles],
+        texts=list(titles.values()),
+        metadatas=metas,
+    )
+    assert named_articles(snapshot, "how nicotine and tobacco affect the brain") == {"A1"}
+    # the longest name wins: Duchenne's article, not every muscular dystrophy one
+    assert named_articles(snapshot, "Duchenne Muscular Dystrophy research project") == {"A2"}
+    assert named_articles(snapshot, "is muscular dystrophy inherited") == {"A3"}
+    assert named_articles(snapshot, "I may have a couple anal fissures") == {"A5"}  # stemmed
+    assert named_articles(snapshot, "pain in my back") == set()
