@@ -120,14 +120,14 @@ class Settings(BaseSettings):
         default=None, description="reviewed triage tables; defaults to the project's data/triage"
     )
     triage_threshold: float = Field(
-        default=0.6,
+        default=0.55,
         ge=0,
         le=1,
         description="semantic layer: cosine to an emergency exemplar that counts; "
         "chosen by scripts/bench_triage.py",
     )
     triage_margin: float = Field(
-        default=0.0,
+        default=0.05,
         description="semantic layer: how far it must beat the nearest non-emergency exemplar",
     )
     triage_crisis_threshold: float = Field(
