@@ -107,11 +107,8 @@ def _blocks(body: str) -> tuple[Block, ...]:
                 else:
                     blocks.append(Block(items=[item]))
             else:
-                kept = [
-                    _LABEL.sub("", s)
-                    for s in split_sentences(line)
-                    if _keep(strip_source_markers(_LABEL.sub("", s)))
-                ]
+                unlabelled = (_LABEL.sub("", s) for s in split_sentences(line))
+                kept = [s for s in unlabelled if _keep(strip_source_markers(s))]
                 if not kept and not prose:
                     broken = True
                 prose.extend(kept)
@@ -380,19 +377,16 @@ def _passage(
     # the answer opens with the section's own first sentences ("Many germs can cause
     # pneumonia. ... less often, fungi.") and then reads on at the best paragraph.
     first_lines: list[str] = []
+    used = 0  # words in first_lines
     if best > 0 and not blocks[0].is_list and blocks[0].sentences:
         for sentence in blocks[0].sentences:
-            if DANGLING.match(sentence) and not first_lines:
-                break
-            if (
-                first_lines
-                and sum(len(x.split()) for x in first_lines) + len(sentence.split()) > 50
-            ):
+            size = len(sentence.split())
+            if (DANGLING.match(sentence) and not first_lines) or (first_lines and used + size > 50):
                 break
             first_lines.append(sentence)
+            used += size
         if first_lines and _introduces(Block(sentences=[first_lines[-1]])):
-            first_lines.pop()
-    used = sum(len(x.split()) for x in first_lines)
+            used -= len(first_lines.pop().split())
     sentences = first_lines + _window(blocks, best, score, max(max_words - used, 40))
     # too short to stand alone (one line): read on into the next paragraphs, in order
     following_index = best + 1

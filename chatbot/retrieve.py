@@ -300,8 +300,11 @@ class HybridRetriever:
         self.settings = settings
 
     def warm(self) -> None:
-        """Load the served version and its BM25 index now rather than on the first question."""
-        _bm25_for(self.reader.snapshot())
+        """Load the served version, its BM25 index and its title table now rather than on
+        the first question."""
+        snapshot = self.reader.snapshot()
+        _bm25_for(snapshot)
+        _titles_of(snapshot)
 
     def search(
         self,

@@ -178,14 +178,19 @@ class ContextRules:
                 return True
         return False
 
-    def is_resolved(self, prepared: Prepared, at: int = 0) -> bool:
-        """The message says it is over ("he's playing normally now", "I'm fine now") at or
-        after ``at`` (where the symptom's sentence starts), and nothing in it says it is
-        still going on. "Was fine, now suddenly can't breathe" tells the onset, not the end."""
+    def resolved_at(self, prepared: Prepared) -> int | None:
+        """Where the message last says it is over ("he's playing normally now", "I'm fine
+        now"), or None when it never does or something in it is still going on."""
         text = prepared.match
         if self.unresolved.search(text):
-            return False
-        return any(m.start() >= at for m in self.resolved.finditer(text))
+            return None
+        return max((m.start() for m in self.resolved.finditer(text)), default=None)
+
+    def is_resolved(self, prepared: Prepared, at: int = 0) -> bool:
+        """The message says it is over at or after ``at`` (where the symptom's sentence
+        starts): "Was fine, now suddenly can't breathe" tells the onset, not the end."""
+        over_at = self.resolved_at(prepared)
+        return over_at is not None and over_at >= at
 
     def is_general_question(self, sentence: str) -> bool:
         sentence = sentence.strip()

@@ -140,10 +140,11 @@ class Triage:
         # an escalation cue does not override them
         self._benign = {
             name: [
-                compiler.compile(words)
-                for rule in spec.categories[name].rules
-                for words in (rule.unless, rule.mention_if)
-                if words
+                pattern
+                for rule in self.rules
+                if rule.category == name
+                for pattern in (rule.unless, rule.mention_if)
+                if pattern is not None
             ]
             for name in self._escalate
         }
@@ -406,11 +407,13 @@ class Triage:
 
     # ------------------------------------------------------------------ decision
     def _decide(self, prepared: Prepared, findings: Sequence[Finding]) -> Assessment:
+        over_at = self.context.resolved_at(prepared)
         findings = [
             replace(f, suppressed="resolved")
             if f.suppressed is None
+            and over_at is not None
+            and over_at >= max(f.at, 0)
             and "resolved" in (f.suppressible or self._allowed(f.category))
-            and self.context.is_resolved(prepared, max(f.at, 0))
             else f
             for f in findings
         ]
