@@ -140,6 +140,19 @@ class ContextRules:
                 return True
         return False
 
+    def dated_in_own_clause(self, prepared: Prepared, start: int, end: int) -> bool:
+        """The symptom's own clause dates it ("I had heat stroke 15 years back, now I get
+        cramps"): the present cue elsewhere in the sentence is about something else."""
+        c_start, c_end = prepared.clause_span(start)
+        if end > c_end:  # the match runs on into the next clause ("bit me last week, now my jaw")
+            return False
+        clause = prepared.match[c_start:c_end]
+        return (
+            bool(self.past.search(clause))
+            and not self.acute.search(clause)
+            and not self.present_at(prepared, start, end)
+        )
+
     def narrative_past(self, prepared: Prepared, start: int) -> bool:
         """The sentence at ``start`` goes on telling a past event an earlier sentence
         dated ("Last week the match was at noon. He came home and his legs were

@@ -194,7 +194,10 @@ class Triage:
             why = self.context.sentence_context(prepared.sentence_at(start), joking=False)
         if why == "past" and not self.context.is_past_at(prepared, start, end):
             why = None
-        if why is None and self.context.narrative_past(prepared, start):
+        if why is None and (
+            self.context.narrative_past(prepared, start)
+            or self.context.dated_in_own_clause(prepared, start, end)
+        ):
             why = "past"
         if why is not None and why in allowed:
             return why
