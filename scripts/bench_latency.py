@@ -105,6 +105,17 @@ def main() -> int:
     ]
     timed_turns(seed_bot, conversations)  # warm-up
     seed_times = timed_turns(seed_bot, conversations * 3)
+    # hostile sizes (issue 11): a reply to 100 kB and 1 MB pastes must stay a refusal in
+    # well under a second, whatever the message says
+    oversized = {}
+    for name, text in {
+        "100_kB_ms": "no chest pain, " * 7_000,
+        "1_MB_ms": "no chest pain, " * 70_000,
+    }.items():
+        started = time.perf_counter()
+        reply = seed_bot.ask(text)
+        oversized[name] = round((time.perf_counter() - started) * 1000, 1)
+        assert "too long" in reply.answer, reply.answer
 
     medquad_settings = get_settings(
         data_dir=args.medquad_state.parent / f"{args.medquad_state.name}-data",
@@ -148,6 +159,7 @@ def main() -> int:
             "chunks": len(seed_bot.retriever.reader.snapshot().ids),
             **percentiles(seed_times),
         },
+        "oversized_message_refusal": oversized,
         "medquad_index": {
             "articles": len(articles),
             "chunks": len(snapshot.ids),

@@ -46,6 +46,7 @@ QUESTIONS: dict[str, tuple[str, str | None, str]] = {
     "zero-width only": ("\u200b\u200d\ufeff", "no_answer", EMPTY),
     "100 KB": (HUNDRED_KB, "no_answer", "too long"),
     "100 KB without spaces": ("x" * 100_000, "no_answer", "too long"),
+    "1 MB of denials": ("no chest pain, " * 70_000, "no_answer", "too long"),
     "control characters inside": ("What\x00 is a mus\x07cle spasm?\x1b[31m", "answer", ""),
     "bidi overrides": ("\u202eWhat is a\u200b muscle spasm?\u202c", "answer", ""),
     "lone surrogates": ("\ud800What is a muscle spasm?\udfff", "answer", ""),
@@ -217,3 +218,25 @@ def test_injected_instructions_and_scripts_in_articles_change_nothing(
     assert_well_formed(reply)
     assert reply.kind == "answer" and reply.backend == "composer (llm fallback)"
     assert "HACKED" not in reply.answer
+
+
+def test_an_over_long_message_is_cut_before_any_check_reads_it(
+    seed_store: Path, encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A megabyte pasted into the chat: triage reads only the allowed start and end, so the
+    cost does not grow with the message (the time is measured by scripts/bench_latency.py)."""
+    settings = get_settings(store_dir=seed_store)
+    bot = build_chatbot(settings, encoder=encoder)
+    from chatbot.safety import Triage
+
+    seen: list[int] = []
+    original = Triage.assess
+
+    def spy(self: Triage, text: str) -> Any:
+        seen.append(len(text))
+        return original(self, text)
+
+    monkeypatch.setattr(Triage, "assess", spy)
+    reply = bot.ask("no chest pain, " * 70_000 + "but I want to end my life tonight")
+    assert reply.kind == "emergency"  # the plea at the end is still read
+    assert seen and max(seen) <= 2 * settings.max_question_chars + 1
