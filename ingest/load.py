@@ -531,7 +531,62 @@ def _site_title(title: str) -> str:
     return parts[0].strip() if len(parts) > 1 and parts[0].strip() else title.strip()
 
 
+# Real articles nest a few dozen elements deep; a file nested deeper than this is refused
+# before any tree is built (the tree walkers recurse, and bs4's own work grows with depth).
+MAX_HTML_DEPTH = 300
+# elements that never hold others, or that html.parser closes implicitly
+_FLAT_TAGS = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+        "p",
+        "li",
+        "td",
+        "th",
+        "tr",
+        "option",
+        "dt",
+        "dd",
+    ]
+)
+_TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+
+
+def html_depth(text: str, limit: int = MAX_HTML_DEPTH) -> int:
+    """How deep the elements of ``text`` nest (one linear scan; stops past ``limit``)."""
+    depth = deepest = 0
+    for m in _TAG_RE.finditer(text):
+        closing, name, self_closing = m.group(1), m.group(2).lower(), m.group(3)
+        if name in _FLAT_TAGS or self_closing:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+    return deepest
+
+
 def _parse_html(text: str) -> _Parsed:
+    if html_depth(text) > MAX_HTML_DEPTH:
+        raise LoadError(
+            f"HTML nested more than {MAX_HTML_DEPTH} elements deep; an article never needs "
+            "that: save the page again or as plain text"
+        )
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup.find_all(clean.HTML_DROP_TAGS):
         if isinstance(tag, Tag) and not tag.decomposed:

@@ -292,6 +292,10 @@ def _sync_locked(
         except LoadError as exc:
             report.failed.append((source, str(exc)))
             continue  # an article that was indexed before keeps its old version
+        except Exception as exc:  # a parser's own failure on one odd file stops nothing else
+            log.exception("loading %s failed", source)
+            report.failed.append((source, f"could not be read ({type(exc).__name__}: {exc})"))
+            continue
         if count_tokens is None:
             count_tokens = load_token_counter(settings)
         chunks = chunk_article(

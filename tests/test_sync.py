@@ -347,3 +347,38 @@ def test_reader_pages_through_large_versions(
     ids, texts, metadatas = read_chunks(backend.open_version(pointer.version), page=7)
     assert len(ids) == len(set(ids)) == report.chunks  # 20 chunks: three pages
     assert [m["body"] in t for m, t in zip(metadatas, texts, strict=True)] == [True] * len(ids)
+
+
+def test_a_deeply_nested_html_file_fails_alone(
+    settings: Settings, seeded: Path, encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100,000 nested <div>s (about 1 MB): that file is reported, refused by a linear scan
+    before any tree is built; the valid article beside it is still indexed."""
+    deep = "<html><body><h1>Deep</h1>" + "<div>" * 100_000 + "<p>Cramps.</p>" + "</div>" * 100_000
+    (seeded / "deep.html").write_text(deep + "</body></html>", encoding="utf-8")
+    (seeded / "night.md").write_text(NEW_ARTICLE, encoding="utf-8")
+    report = sync(settings, encoder=encoder)
+    failed = dict(report.failed)
+    assert set(failed) == {"deep.html"}
+    assert "nested more than 300 elements deep" in failed["deep.html"]
+    assert "night.md" in report.added
+
+
+def test_any_error_while_loading_one_file_is_that_files_failure(
+    settings: Settings, seeded: Path, encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.load as load
+
+    original = load._parse_html
+
+    def explode(text: str) -> Any:
+        if "Exploding" in text:
+            raise RecursionError("maximum recursion depth exceeded")
+        return original(text)
+
+    monkeypatch.setattr(load, "_parse_html", explode)
+    (seeded / "odd.html").write_text("<h1>Exploding</h1><p>x</p>", encoding="utf-8")
+    (seeded / "night.md").write_text(NEW_ARTICLE, encoding="utf-8")
+    report = sync(settings, encoder=encoder)
+    assert dict(report.failed)["odd.html"].startswith("could not be read (RecursionError")
+    assert "night.md" in report.added

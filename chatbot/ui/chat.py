@@ -209,9 +209,7 @@ def page(settings: Settings) -> None:
         st.chat_input(PLACEHOLDER, disabled=True)
         return
 
-    question = st.chat_input(
-        PLACEHOLDER, key="chat_input", max_chars=settings.max_question_chars
-    )
+    question = st.chat_input(PLACEHOLDER, key="chat_input", max_chars=settings.max_question_chars)
     if not question:
         return
     user = {"role": "user", "id": new_id(), "text": question}
