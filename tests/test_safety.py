@@ -6,11 +6,13 @@ real encoder where it matters (paraphrases the rules do not name)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -23,6 +25,7 @@ from chatbot.safety import (
     is_personal_medication_question,
     load_tables,
 )
+from chatbot.safety.classifier import CrisisClassifier
 from chatbot.safety.patterns import Compiler, PatternError
 from chatbot.safety.tables import LANGUAGES
 
@@ -321,3 +324,90 @@ def test_personal_medication_questions(text: str) -> None:
 )
 def test_general_medicine_questions_are_not_personal(text: str) -> None:
     assert not is_personal_medication_question(text)
+
+
+# --- the self-harm classifier ----------------------------------------------------------
+
+
+class _Axis:
+    """A fake encoder of the classifier's model: messages naming "xyzzy" point one way,
+    everything else the other, so the classifier's probability is 1 or 0."""
+
+    identity = "all-MiniLM-L6-v2:fake"
+    dim = 4
+
+    def embed(self, texts: Any, show_progress: bool = False) -> np.ndarray:
+        return np.array(
+            [[1.0, 0, 0, 0] if "xyzzy" in t else [0, 1.0, 0, 0] for t in texts], dtype=np.float32
+        )
+
+
+def _with_classifier(tmp_path: Path, dim: int = 4) -> Path:
+    folder = _copy_tables(tmp_path)
+    # no exemplars but "none": only the classifier speaks for the encoder here
+    (folder / "exemplars.yaml").write_text("none: [plain words]\n", encoding="utf-8")
+    CrisisClassifier(
+        encoder="all-MiniLM-L6-v2",
+        trained_with="test",
+        dim=dim,
+        coef=[10.0, -10.0, 0.0, 0.0][:dim] + [0.0] * max(0, dim - 4),
+        intercept=0.0,
+        crisis_line_at=0.9,
+        report_at=0.8,
+        report_alone_at=0.95,
+        trained_on=[],
+        examples=0,
+        positives=0,
+        regularisation_c=1.0,
+    ).save(folder / "crisis_classifier.json")
+    return folder
+
+
+def test_the_classifier_adds_the_crisis_line_and_needs_a_cue_to_report(tmp_path: Path) -> None:
+    triage = build_triage(_with_classifier(tmp_path), _Axis())
+    assert triage.classifier is not None
+
+    theme_only = triage.assess("xyzzy i feel strange these days")
+    assert (theme_only.level, theme_only.crisis) == ("none", True)
+
+    with_a_place = triage.assess("xyzzy the canal by my flat looks calm")
+    assert (with_a_place.level, with_a_place.categories, with_a_place.crisis) == (
+        "emergency",
+        ("self_harm",),
+        True,
+    )
+    assert [f.evidence for f in with_a_place.findings] == ["self-harm classifier p=1.00 + 'canal'"]
+
+    # a joke keeps the crisis line and takes nothing over; other messages are untouched
+    joke = triage.assess("xyzzy the canal by my flat looks calm lol")
+    assert (joke.level, joke.crisis) == ("none", True)
+    plain = triage.assess("the canal by my flat looks calm")
+    assert (plain.level, plain.crisis, plain.findings) == ("none", False, ())
+
+
+def test_the_classifier_reads_english_only(tmp_path: Path) -> None:
+    triage = build_triage(_with_classifier(tmp_path), _Axis())
+    found = triage.assess("xyzzy je pense souvent au pont, toute la journée")
+    assert not any(f.evidence.startswith("self-harm classifier") for f in found.findings)
+
+
+def test_the_classifier_is_unused_with_another_model(tmp_path: Path) -> None:
+    class Other(_Axis):
+        identity = "another-model:fake"
+
+    assert build_triage(_with_classifier(tmp_path), Other()).classifier is None
+
+
+def test_a_malformed_classifier_is_reported(tmp_path: Path) -> None:
+    folder = _with_classifier(tmp_path)
+    path = folder / "crisis_classifier.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["coef"] = data["coef"][:3]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(TriageTableError, match=r"crisis_classifier\.json.*coef has 3 weights"):
+        load_tables(folder)
+
+
+def test_the_shipped_classifier_fits_the_real_encoder(semantic: Triage) -> None:
+    assert semantic.classifier is not None
+    assert semantic.classifier.positives > 500

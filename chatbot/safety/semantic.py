@@ -30,6 +30,21 @@ class TextEncoder(Protocol):
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray: ...
 
 
+def message_vectors(
+    encoder: TextEncoder, text: str, spans: Sequence[tuple[int, int]], texts: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each sentence's vector and the whole message's, as triage and the classifier's
+    training both read them: one model pass pooled per span when the encoder can (several
+    sentences), else the sentences embedded as they are (one sentence: it is the message)."""
+    pooled = getattr(encoder, "embed_spans", None)
+    if pooled is not None and len(spans) > 1:
+        vectors = pooled(text, [*spans, (0, len(text))])
+        return vectors[:-1], vectors[-1]
+    vectors = encoder.embed(list(texts))
+    whole = vectors.mean(axis=0)
+    return vectors, whole / max(float(np.linalg.norm(whole)), 1e-12)
+
+
 @dataclass(frozen=True)
 class Suggestion:
     label: str

@@ -10,7 +10,9 @@ Clinicians edit the YAML files, never this module:
   events, "what if" and first-aid questions, general questions), the words that make it
   acute again, carer words, the typo table and non-English cue words;
 * ``replies.yaml``: the reviewed reply templates per language and the numbers per region;
-* ``exemplars.yaml``: labelled example sentences for the semantic layer.
+* ``exemplars.yaml``: labelled example sentences for the semantic layer;
+* ``crisis_classifier.json`` (optional): the self-harm classifier's weights, written by
+  ``scripts/train_crisis_classifier.py`` (:mod:`chatbot.safety.classifier`).
 
 :func:`load_tables` reads and validates all of them; any mistake is a
 :class:`TriageTableError` naming the file and the entry.
@@ -26,6 +28,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from chatbot.safety.classifier import FILE_NAME as CLASSIFIER_FILE
+from chatbot.safety.classifier import CrisisClassifier, CrisisClassifierError
 from chatbot.safety.patterns import Compiler, PatternError
 
 Level = Literal["emergency", "urgent"]
@@ -205,6 +209,7 @@ class Tables(BaseModel):
     context: ContextSpec
     replies: Replies
     exemplars: dict[str, list[str]]
+    crisis_classifier: CrisisClassifier | None = None
 
     @cached_property
     def compiler(self) -> Compiler:
@@ -247,7 +252,17 @@ def load_tables(folder: Path) -> Tables:
             f"{folder / 'exemplars.yaml'}: labels that are not categories: {sorted(unknown)}"
         )
     assert isinstance(context, ContextSpec) and isinstance(replies, Replies)
-    tables = Tables(red_flags=red_flags, context=context, replies=replies, exemplars=raw)
+    try:
+        classifier = CrisisClassifier.load(folder / CLASSIFIER_FILE)
+    except CrisisClassifierError as exc:
+        raise TriageTableError(str(exc)) from None
+    tables = Tables(
+        red_flags=red_flags,
+        context=context,
+        replies=replies,
+        exemplars=raw,
+        crisis_classifier=classifier,
+    )
     _check_patterns(tables, folder)
     return tables
 

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from chatbot.safety.context import ContextRules
 from chatbot.safety.language import LanguageDetector
-from chatbot.safety.semantic import ExemplarBank, TextEncoder
+from chatbot.safety.semantic import ExemplarBank, TextEncoder, message_vectors
 from chatbot.safety.tables import Context, Tables
 from chatbot.safety.text import Prepared, Sentence, prepare
 
@@ -129,6 +131,14 @@ class Triage:
         self.bank = (
             ExemplarBank.build(tables.exemplars, encoder, cache_dir)
             if encoder is not None and tables.exemplars
+            else None
+        )
+        classifier = tables.crisis_classifier
+        self.classifier = (
+            classifier
+            if classifier is not None
+            and encoder is not None
+            and classifier.fits(getattr(encoder, "identity", ""), getattr(encoder, "dim", 0))
             else None
         )
         self._escalate = {
@@ -282,13 +292,18 @@ class Triage:
         sentences = prepared.sentences()
         if not sentences:
             return []
-        spans = getattr(self.encoder, "embed_spans", None)
-        if spans is not None and len(sentences) > 1:
-            # one model pass over the message, pooled per sentence
-            vectors = spans(prepared.text, [(s.start, s.end) for s in sentences])
-        else:
-            vectors = self.encoder.embed([s.text for s in sentences])
+        # one model pass over the message, pooled per sentence and for the whole message
+        vectors, whole = message_vectors(
+            self.encoder,
+            prepared.text,
+            [(s.start, s.end) for s in sentences],
+            [s.text for s in sentences],
+        )
         findings: list[Finding] = []
+        if self.classifier is not None:
+            found = self._classified(prepared, sentences, whole, rules)
+            if found is not None:
+                findings.append(found)
         for suggestions in self.bank.suggest(vectors):
             for rank, s in enumerate(suggestions):
                 spec = self.tables.red_flags.categories[s.label]
@@ -372,8 +387,52 @@ class Triage:
                 )
         return findings
 
+    def _classified(
+        self,
+        prepared: Prepared,
+        sentences: Sequence[Sentence],
+        whole: np.ndarray,
+        rules: list[Finding],
+    ) -> Finding | None:
+        """The self-harm classifier's view of the whole message (English only: the encoder
+        reads no other language). At ``report_at`` with two concrete cues of
+        ``semantic_escalate`` (a time, a means, a goodbye, a place ...) and nothing setting
+        it aside, a report; at ``crisis_line_at``, the crisis line with an ordinary answer.
+        Everyday dose questions score high too ("how much ibuprofen is too much"), so the
+        classifier alone never takes over a reply."""
+        assert self.classifier is not None
+        if self.language.detect(prepared.text) != "en":
+            return None
+        p = self.classifier.probability(whole)
+        evidence = f"self-harm classifier p={p:.2f}"
+        at = sentences[0].start
+        if p >= self.classifier.report_at:
+            # very sure: one concrete cue is enough; fairly sure: two
+            need = 1 if p >= self.classifier.report_alone_at else 2
+            cue = next(
+                (
+                    found
+                    for sentence in sentences
+                    if (found := self._escalation(prepared, "self_harm", sentence, rules, need))
+                    is not None
+                ),
+                None,
+            )
+            if cue is not None:
+                return Finding(
+                    "self_harm", "semantic", f"{evidence} + {cue!r}", round(p, 4), None, at
+                )
+        if p >= self.classifier.crisis_line_at:
+            return Finding("self_harm", "semantic", evidence, round(p, 4), "crisis only", at)
+        return None
+
     def _escalation(
-        self, prepared: Prepared, category: str, sentence: Sentence, rules: list[Finding]
+        self,
+        prepared: Prepared,
+        category: str,
+        sentence: Sentence,
+        rules: list[Finding],
+        need: int = 2,
     ) -> str | None:
         """The category's escalation cues in the message (two groups or none), when
         nothing sets the sentence aside: a negation, a past or resolved event, a joke, one
@@ -406,7 +465,7 @@ class Triage:
             )
             if cue is not None:
                 cues.append(cue)
-        return " + ".join(cues) if len(cues) >= 2 else None
+        return " + ".join(cues) if len(cues) >= need else None
 
     # ------------------------------------------------------------------ decision
     def _decide(self, prepared: Prepared, findings: Sequence[Finding]) -> Assessment:
