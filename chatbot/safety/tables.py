@@ -139,6 +139,9 @@ class RedFlags(_Strict):
 
 class ContextSpec(_Strict):
     typos: dict[str, str]
+    emoji: dict[str, str] = Field(
+        default_factory=dict, description="emoji read as a word: \"💊\" -> pills"
+    )
     negation: list[str]
     negation_filler: list[str]
     not_negation_after: list[str]

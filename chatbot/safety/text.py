@@ -49,6 +49,11 @@ def _strip_latin_accents(text: str) -> str:
 
 def normalize_line(text: str, typos: Mapping[str, str]) -> str:
     text = unicodedata.normalize("NFKC", text).translate(QUOTES).lower()
+    if typos:  # an emoji of the table becomes its word ("💊" -> " pills ")
+        text = "".join(
+            f" {typos[ch]} " if not ch.isalnum() and not ch.isspace() and ch in typos else ch
+            for ch in text
+        )
     text = "".join(
         " " if ch.isspace() else ch
         for ch in text

@@ -121,7 +121,8 @@ class Triage:
             for name in self.priority
             for rule in spec.categories[name].rules
         ]
-        self.typos = tables.context.typos
+        # emoji are read as words (the typo table maps words, the emoji table characters)
+        self.typos = {**tables.context.typos, **tables.context.emoji}
         self.language = LanguageDetector(tables.context.languages)
         self.encoder = encoder
         self.threshold = threshold
