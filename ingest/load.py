@@ -79,10 +79,15 @@ def content_hash(raw: bytes, sidecar_raw: bytes | None) -> str:
     return hashlib.sha256(raw + (sidecar_raw or b"")).hexdigest()
 
 
-def source_hash(path: Path) -> str:
-    """:func:`content_hash` of a file on disk, without loading the article."""
+def source_hash(path: Path, max_bytes: int) -> str:
+    """:func:`content_hash` of a file on disk, without loading the article. The size is
+    checked (``stat``) before anything is read: a file over the limit is a
+    :class:`LoadError`, never read whole."""
     sidecar = sidecar_path(path)
-    return content_hash(path.read_bytes(), sidecar.read_bytes() if sidecar.exists() else None)
+    return content_hash(
+        _read_limited(path, max_bytes),
+        _read_limited(sidecar, max_bytes) if sidecar.exists() else None,
+    )
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:

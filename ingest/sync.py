@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -263,10 +264,28 @@ def _sync_locked(
     new = Manifest(articles=dict(old.articles))
     hashes: dict[str, str] = {}
     paths_by_source: dict[str, Path] = {}
+    # a link may point anywhere; only files inside the folders given (or files named
+    # directly) are read
+    inside = [root.resolve(), *resolved]
     for path in files:
+        real = path.resolve()
+        if not any(real == place or real.is_relative_to(place) for place in inside):
+            link = Path(os.path.abspath(path))
+            name = (
+                link.relative_to(os.path.abspath(root))
+                if link.is_relative_to(os.path.abspath(root))
+                else link
+            )
+            report.failed.append(
+                (name.as_posix(), "a link to a file outside the articles folder; not read")
+            )
+            continue
         source = relative_source(path, root)
         try:
-            hashes[source] = source_hash(path)
+            hashes[source] = source_hash(path, settings.max_file_bytes)
+        except LoadError as exc:
+            report.failed.append((source, str(exc)))
+            continue
         except OSError as exc:
             report.failed.append((source, f"cannot read file: {exc.strerror or exc}"))
             continue

@@ -382,3 +382,40 @@ def test_any_error_while_loading_one_file_is_that_files_failure(
     report = sync(settings, encoder=encoder)
     assert dict(report.failed)["odd.html"].startswith("could not be read (RecursionError")
     assert "night.md" in report.added
+
+
+def test_a_link_leaving_the_articles_folder_is_refused(
+    settings: Settings, seeded: Path, encoder: Any, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "secret.md"
+    outside.parent.mkdir()
+    outside.write_text(NEW_ARTICLE.replace("Night leg cramps", "Private notes"), encoding="utf-8")
+    (seeded / "linked.md").symlink_to(outside)
+    (seeded / "night.md").write_text(NEW_ARTICLE, encoding="utf-8")
+    report = sync(settings, encoder=encoder)
+    assert dict(report.failed) == {
+        "linked.md": "a link to a file outside the articles folder; not read"
+    }
+    assert "night.md" in report.added
+    texts, _ = all_chunks(settings, encoder)
+    assert not any("Private notes" in t for t in texts)
+
+
+def test_a_file_over_the_size_limit_is_never_read(
+    make_settings: Any, seeded: Path, encoder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(max_file_bytes=20_000)
+    big = seeded / "big.md"
+    big.write_text(NEW_ARTICLE + "Stretching helps. " * 5_000, encoding="utf-8")
+    opened: list[str] = []
+    original_open = Path.open
+
+    def spy(self: Path, *args: Any, **kwargs: Any) -> Any:
+        opened.append(self.name)
+        return original_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", spy)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read whole: {self}"))
+    report = sync(settings, encoder=encoder)
+    assert dict(report.failed)["big.md"].startswith("big.md is too large (")
+    assert "big.md" not in opened
