@@ -63,6 +63,12 @@ class Settings(BaseSettings):
 
     # --- loading and chunking ---------------------------------------------
     max_file_bytes: int = Field(default=5_000_000, ge=1)
+    feedback_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="patients' feedback older than this is deleted (on start and daily); "
+        "0 keeps it forever",
+    )
     chunk_max_tokens: int = Field(
         default=256, ge=32, le=256, description="hard bound, the model's max_seq_length"
     )

@@ -5,6 +5,12 @@ what staff need to review it: the question, the standalone query that was search
 the reply text, its kind, its citations (JSON), the rating, an optional comment and
 timestamps. Nothing else is stored: no session id, no IP address, no user agent. The
 row id is drawn at random for each reply, so it links nothing across replies.
+
+Patients type personal details anyway: e-mail addresses, phone numbers and dates (a
+date of birth) in the question and the comment are replaced by ``[email]``, ``[phone]``
+and ``[date]`` before anything is stored. Rows older than the retention period are
+deleted when the store opens and at most daily after that; the file and its folder are
+readable by their owner only.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +66,27 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_rating ON feedback (rating, created_at);
 """
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_DATE = re.compile(
+    r"\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}"
+    r"|\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+    r"\.? \d{4})\b",
+    re.IGNORECASE,
+)
+# seven or more digits, with the spaces, dots, dashes and brackets people put in them
+_PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{6,}\d(?![\w])")
+
+
+def redact(text: str) -> str:
+    """E-mail addresses, dates and phone numbers out: what a patient should not have
+    typed into a health question, and staff do not need to review it."""
+    text = _EMAIL.sub("[email]", text)
+    text = _DATE.sub("[date]", text)
+    return _PHONE.sub(
+        lambda m: "[phone]" if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text
+    )
+
 
 # Spreadsheet programs run cells that start with these as formulas.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -129,11 +159,34 @@ class Feedback:
 class FeedbackStore:
     """The SQLite file behind the feedback; safe to use from several threads/processes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, retention_days: int = 0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.retention_days = retention_days
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():  # owner-only from the start, before SQLite opens it
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
         with self._connect() as con:
             con.executescript(SCHEMA)
+        self._purged_at = 0.0
+        self._purge_if_due()
+
+    def purge(self, older_than_days: int) -> int:
+        """Delete feedback created ``older_than_days`` days ago or earlier (0: all of it);
+        how many were deleted."""
+        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(timespec="seconds")
+        with self._connect() as con:
+            return con.execute("DELETE FROM feedback WHERE created_at <= ?", (cutoff,)).rowcount
+
+    def _purge_if_due(self) -> None:
+        """Apply the retention period when the store opens and at most daily after."""
+        if not self.retention_days:
+            return
+        now = time.monotonic()
+        if self._purged_at and now - self._purged_at < 86_400:
+            return
+        self.purge(self.retention_days)
+        self._purged_at = now
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -152,13 +205,14 @@ class FeedbackStore:
             "created_at": item.created_at or now,
             "updated_at": now,
             "rating": item.rating,
-            "comment": (item.comment or "").strip()[:MAX_COMMENT_CHARS],
-            "question": item.question[:MAX_TEXT_CHARS],
-            "query": item.query[:MAX_TEXT_CHARS],
+            "comment": redact((item.comment or "").strip()[:MAX_COMMENT_CHARS]),
+            "question": redact(item.question[:MAX_TEXT_CHARS]),
+            "query": redact(item.query[:MAX_TEXT_CHARS]),
             "reply": item.reply[:MAX_TEXT_CHARS],
             "kind": item.kind,
             "citations": json.dumps(item.citations, ensure_ascii=False),
         }
+        self._purge_if_due()
         with self._connect() as con:
             con.execute(
                 f"INSERT INTO feedback ({', '.join(COLUMNS)}) "

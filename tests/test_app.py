@@ -235,6 +235,12 @@ def test_chat_feedback_is_stored_without_personal_data(index: Settings) -> None:
     at.feedback(key=f"fb_{message_id}").set_value(1).run()
     assert [r.rating for r in store.items()] == ["up"]
 
+    # The patient is told what is kept and for how long, and can take it back.
+    assert any("for 90 days" in c for c in _captions(at).splitlines())
+    at.button(key=f"fbw_{message_id}").click().run()
+    assert not at.exception
+    assert store.items() == []
+
 
 def test_chat_without_an_index_explains_how_to_build_it(settings: Settings) -> None:
     at = _app()
@@ -413,6 +419,16 @@ def test_staff_reviews_feedback(staff: AppTest, index: Settings) -> None:
     details = "\n".join(t.value for t in at.text)
     assert "[1] Understanding Muscle Spasms" in details
     assert "useless" in details
+
+    # staff delete one item, then everything older than 0 days
+    at.button(key=f"fb_delete_{bad.id}").click().run()
+    assert not at.exception
+    assert [f.id for f in store.items()] == [good.id]
+    assert "Deleted 1 item." in [m.value for m in at.success]
+    at.number_input[0].set_value(0)
+    at.button[[b.label for b in at.button].index("Delete older")].click().run()
+    assert not at.exception
+    assert store.items() == []
 
 
 # --------------------------------------------------------------------------------------

@@ -142,3 +142,41 @@ def test_survives_reopen(settings: Settings) -> None:
     again = FeedbackStore(Path(settings.feedback_db))
     assert again.get(fid) is not None
     assert again.get(fid).comment == "c"  # type: ignore[union-attr]
+
+
+def test_personal_details_are_redacted_before_storing(store: FeedbackStore) -> None:
+    saved = store.save(
+        Feedback.for_reply(
+            new_id(),
+            "I'm Ann, born 12/03/1985, my cramps at 38 weeks, mail ann.lee@example.org",
+            _reply(),
+            rating="down",
+            comment="call me on +44 7700 900123 or 07700-900-123; took 400 mg for 2 weeks",
+        )
+    )
+    assert saved.question == "I'm Ann, born [date], my cramps at 38 weeks, mail [email]"
+    assert saved.comment == "call me on [phone] or [phone]; took 400 mg for 2 weeks"
+
+
+def test_retention_deletes_old_feedback_on_opening(settings: Settings) -> None:
+    store = FeedbackStore(settings.feedback_db)
+    old = store.save(
+        Feedback(
+            id=new_id(),
+            question="old",
+            reply="r",
+            kind="answer",
+            rating="up",
+            created_at="2020-01-01T00:00:00+00:00",
+        )
+    )
+    recent = store.save(Feedback.for_reply(new_id(), "recent", _reply(), rating="up"))
+    assert {f.id for f in store.items()} == {old.id, recent.id}
+    FeedbackStore(settings.feedback_db, retention_days=90)  # the app opening it
+    assert [f.id for f in store.items()] == [recent.id]
+    assert store.purge(0) == 1 and store.items() == []
+
+
+def test_the_database_is_readable_by_its_owner_only(settings: Settings) -> None:
+    FeedbackStore(settings.feedback_db)
+    assert settings.feedback_db.stat().st_mode & 0o777 == 0o600

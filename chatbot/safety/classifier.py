@@ -82,8 +82,7 @@ class CrisisClassifier(BaseModel):
             return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
             )
             raise CrisisClassifierError(f"{path}: {problems}") from None
         except (OSError, ValueError) as exc:

@@ -140,7 +140,7 @@ class RedFlags(_Strict):
 class ContextSpec(_Strict):
     typos: dict[str, str]
     emoji: dict[str, str] = Field(
-        default_factory=dict, description="emoji read as a word: \"💊\" -> pills"
+        default_factory=dict, description='emoji read as a word: "💊" -> pills'
     )
     negation: list[str]
     negation_filler: list[str]

@@ -101,6 +101,31 @@ def _save(settings: Settings, message: dict[str, Any]) -> None:
         )
 
 
+def stored_note(settings: Settings) -> str:
+    """What rating a reply keeps, and for how long (shown under every rating)."""
+    days = settings.feedback_retention_days
+    kept = f"for {days} days" if days else "until staff delete it"
+    return (
+        f"A rating keeps your question, the reply and your comment {kept}, to improve the "
+        "answers; e-mail addresses, phone numbers and dates are removed first. Clear the "
+        "rating (or withdraw it) to delete it."
+    )
+
+
+def _withdraw(settings: Settings, message_id: str) -> None:
+    message = _find(message_id)
+    if message is None:
+        return
+    message["rating"] = None
+    message["comment"] = ""
+    st.session_state.pop(f"fb_{message_id}", None)
+    try:
+        services.feedback_store(settings).delete(message_id)
+    except Exception:
+        log.exception("feedback could not be deleted")
+        message["feedback_error"] = "Sorry, your feedback could not be deleted. Please try again."
+
+
 def _feedback(settings: Settings, message: dict[str, Any]) -> None:
     mid = message["id"]
     rating = message.get("rating")
@@ -120,6 +145,14 @@ def _feedback(settings: Settings, message: dict[str, Any]) -> None:
     if message.get("comment"):
         st.caption("Thank you. Your comment was sent:")
         st.text(message["comment"])
+        st.caption(stored_note(settings))
+        st.button(
+            "Withdraw my feedback",
+            key=f"fbw_{mid}",
+            icon=":material/delete:",
+            on_click=_withdraw,
+            args=(settings, mid),
+        )
         return
     with st.form(f"fbf_{mid}", border=False):
         st.text_area(
@@ -132,6 +165,7 @@ def _feedback(settings: Settings, message: dict[str, Any]) -> None:
             "Send comment", key=f"fbs_{mid}", on_click=_on_comment, args=(settings, mid)
         )
     st.caption("Thank you for your feedback.")
+    st.caption(stored_note(settings))
 
 
 def _assistant(settings: Settings, message: dict[str, Any]) -> None:

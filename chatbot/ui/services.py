@@ -59,8 +59,8 @@ def _cached_chatbot(key: str, _settings: Settings) -> Chatbot:
 
 
 @st.cache_resource(max_entries=8)
-def _cached_feedback_store(path: str) -> FeedbackStore:
-    return FeedbackStore(Path(path))
+def _cached_feedback_store(path: str, retention_days: int) -> FeedbackStore:
+    return FeedbackStore(Path(path), retention_days)
 
 
 def encoder(settings: Settings) -> Any:
@@ -79,7 +79,9 @@ def clear_chatbots() -> None:
 
 
 def feedback_store(settings: Settings) -> FeedbackStore:
-    return _cached_feedback_store(str(settings.feedback_db.resolve()))
+    return _cached_feedback_store(
+        str(settings.feedback_db.resolve()), settings.feedback_retention_days
+    )
 
 
 def backend(settings: Settings) -> Backend:

@@ -338,6 +338,16 @@ def _feedback(settings: Settings) -> None:
     choice = st.radio(
         "Show", list(FEEDBACK_FILTERS), horizontal=True, key="feedback_filter", index=1
     )
+    with st.form("feedback_purge", border=False):
+        purge_cols = st.columns([2, 1])
+        days = purge_cols[0].number_input(
+            "Delete all feedback older than (days)", min_value=0, value=30, step=1
+        )
+        if purge_cols[1].form_submit_button("Delete older", icon=":material/delete_sweep:"):
+            st.session_state["feedback_notice"] = f"Deleted {store.purge(int(days))} item(s)."
+            st.rerun()
+    if notice := st.session_state.pop("feedback_notice", None):
+        st.success(notice)
     items = store.items(rating=FEEDBACK_FILTERS[choice])
     if not items:
         st.info("No feedback here yet.")
@@ -367,3 +377,7 @@ def _feedback(settings: Settings) -> None:
                 st.text(item.comment)
             st.markdown("**Sources**")
             st.text(item.sources_text() or "(none)")
+            if st.button("Delete this item", key=f"fb_delete_{item.id}", icon=":material/delete:"):
+                store.delete(item.id)
+                st.session_state["feedback_notice"] = "Deleted 1 item."
+                st.rerun()
