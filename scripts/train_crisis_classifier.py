@@ -36,6 +36,7 @@ def main() -> int:
     parser.add_argument("--crisis-line-at", type=float, default=0.9)
     parser.add_argument("--report-at", type=float, default=0.8)
     parser.add_argument("--report-alone-at", type=float, default=0.95)
+    parser.add_argument("--report-told-at", type=float, default=0.97)
     parser.add_argument("--validate-on", nargs="*", default=[], help="dev files to hold out")
     args = parser.parse_args()
 
@@ -102,6 +103,7 @@ def main() -> int:
         crisis_line_at=args.crisis_line_at,
         report_at=args.report_at,
         report_alone_at=args.report_alone_at,
+        report_told_at=args.report_told_at,
         trained_on=trained_on,
         note="self-harm emergencies against every other labelled message; "
         "thresholds chosen on blind sets K, L, M, N held out (docs/benchmarks.md)",

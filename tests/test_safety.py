@@ -355,6 +355,7 @@ def _with_classifier(tmp_path: Path, dim: int = 4) -> Path:
         crisis_line_at=0.9,
         report_at=0.8,
         report_alone_at=0.95,
+        report_told_at=0.97,
         trained_on=[],
         examples=0,
         positives=0,
@@ -367,7 +368,7 @@ def test_the_classifier_adds_the_crisis_line_and_needs_a_cue_to_report(tmp_path:
     triage = build_triage(_with_classifier(tmp_path), _Axis())
     assert triage.classifier is not None
 
-    theme_only = triage.assess("xyzzy i feel strange these days")
+    theme_only = triage.assess("xyzzy is it normal to feel this strange?")
     assert (theme_only.level, theme_only.crisis) == ("none", True)
 
     with_a_place = triage.assess("xyzzy the canal by my flat looks calm")
@@ -383,6 +384,18 @@ def test_the_classifier_adds_the_crisis_line_and_needs_a_cue_to_report(tmp_path:
     assert (joke.level, joke.crisis) == ("none", True)
     plain = triage.assess("the canal by my flat looks calm")
     assert (plain.level, plain.crisis, plain.findings) == ("none", False, ())
+
+
+def test_a_very_sure_classifier_reports_a_personal_statement(tmp_path: Path) -> None:
+    triage = build_triage(_with_classifier(tmp_path), _Axis())
+    told = triage.assess("xyzzy my brother says this is it for him")
+    assert (told.level, told.categories) == ("emergency", ("self_harm",))
+    assert [f.evidence for f in told.findings] == ["self-harm classifier p=1.00, told"]
+    # a question scores as high and is not a report; nor is anything a rule set aside
+    asked = triage.assess("how do i stop taking my tablets, xyzzy")
+    assert (asked.level, asked.crisis) == ("none", True)
+    negated = triage.assess("xyzzy i'm not suicidal, i just feel flat")
+    assert (negated.level, negated.crisis) == ("none", True)
 
 
 def test_the_classifier_reads_english_only(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ only: the encoder reads no other language):
   (a time, a means, a goodbye, a place ...) and nothing setting it aside (a negation the
   rules saw, a joke, "it is over", a past event, a benign context such as song lyrics),
   the message is a self-harm emergency;
-  from ``report_alone_at`` one cue is enough;
+  from ``report_alone_at`` one cue is enough, and from ``report_told_at`` none when a
+  sentence is a personal statement, not a question ("how do I stop using rasagiline"
+  scores 0.95);
 * ``crisis_line_at``: otherwise the reply carries the crisis line. Everyday dose
   questions ("how much ibuprofen is too much") score 0.8-0.9, so this one is higher.
 """
@@ -51,6 +53,9 @@ class CrisisClassifier(BaseModel):
     crisis_line_at: float = Field(gt=0, lt=1)
     report_at: float = Field(gt=0, lt=1)
     report_alone_at: float = Field(default=0.95, gt=0, lt=1, description="one cue is enough")
+    report_told_at: float = Field(
+        default=0.97, gt=0, lt=1, description="no cue needed in a personal statement"
+    )
     trained_on: list[str] = Field(description="the labelled files, relative to the project")
     examples: int = Field(ge=0)
     positives: int = Field(ge=0)
@@ -106,6 +111,7 @@ def fit(
     crisis_line_at: float,
     report_at: float,
     report_alone_at: float,
+    report_told_at: float,
     trained_on: list[str],
     note: str = "",
 ) -> CrisisClassifier:
@@ -123,6 +129,7 @@ def fit(
         crisis_line_at=crisis_line_at,
         report_at=report_at,
         report_alone_at=report_alone_at,
+        report_told_at=report_told_at,
         trained_on=trained_on,
         examples=len(y),
         positives=int(y.sum()),

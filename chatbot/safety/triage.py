@@ -408,8 +408,10 @@ class Triage:
         evidence = f"self-harm classifier p={p:.2f}"
         at = sentences[0].start
         if p >= self.classifier.report_at:
-            # very sure: one concrete cue is enough; fairly sure: two
-            need = 1 if p >= self.classifier.report_alone_at else 2
+            # fairly sure: two concrete cues; very sure and told as a statement (not a
+            # question such as "how do I stop taking my tablets"): one, or none at all
+            statement = self._tells(prepared, sentences, rules)
+            need = 1 if p >= self.classifier.report_alone_at and statement else 2
             cue = next(
                 (
                     found
@@ -423,9 +425,35 @@ class Triage:
                 return Finding(
                     "self_harm", "semantic", f"{evidence} + {cue!r}", round(p, 4), None, at
                 )
+            if p >= self.classifier.report_told_at and statement:
+                return Finding("self_harm", "semantic", f"{evidence}, told", round(p, 4), None, at)
         if p >= self.classifier.crisis_line_at:
             return Finding("self_harm", "semantic", evidence, round(p, 4), "crisis only", at)
         return None
+
+    def _tells(
+        self, prepared: Prepared, sentences: Sequence[Sentence], rules: list[Finding]
+    ) -> bool:
+        """Somebody tells what they (or someone) are doing or about to do: a statement,
+        not a question ("how do I stop using rasagiline" scores high too), and
+        nothing that sets the message aside (a negation the rules saw, a joke, a past or
+        resolved event, a benign context)."""
+        if (
+            self.context.is_resolved(prepared)
+            or any(b.search(prepared.match) for b in self._benign.get("self_harm", []))
+            or any(
+                r.category == "self_harm" and r.suppressed not in (None, "crisis only")
+                for r in rules
+            )
+        ):
+            return False
+        return any(
+            not self.context.question_start.search(s.match)
+            and "?" not in prepared.text[s.start : s.end]
+            and self.context.sentence_context(s.match) is None
+            and not self.context.narrative_past(prepared, s.start)
+            for s in sentences
+        )
 
     def _escalation(
         self,
