@@ -163,6 +163,15 @@ class Settings(BaseSettings):
     # --- app -------------------------------------------------------------
     staff_password: str | None = None
     content_password: str | None = None
+    signin_max_failures: int = Field(
+        default=5, ge=1, description="wrong passwords (all sessions) before a page locks"
+    )
+    signin_lockout_minutes: float = Field(
+        default=15, gt=0, description="how long a page refuses sign-ins after too many failures"
+    )
+    signin_idle_hours: float = Field(
+        default=8, gt=0, description="a staff or content sign-in expires after this idle time"
+    )
 
     @field_validator("disclaimer")
     @classmethod

@@ -295,12 +295,45 @@ def test_protected_pages_refuse_a_wrong_password(
     assert f"auth_{page.lower()}" not in at.session_state
 
 
+def test_a_short_password_disables_the_page(
+    index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_STAFF_PASSWORD", "hunter2")
+    at = _go(_app(), "Staff")
+    assert any("too short (7 characters)" in e.value for e in at.error)
+    assert not at.text_input and not at.dataframe
+
+
+def test_wrong_passwords_lock_the_page_for_every_session(
+    index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_STAFF_PASSWORD", "correct horse battery")
+    monkeypatch.setenv("CHATBOT_SIGNIN_MAX_FAILURES", "2")
+    first, second = _go(_app(), "Staff"), _go(_app(), "Staff")  # two browsers
+    _sign_in(first, "staff", "guess one")
+    _sign_in(second, "staff", "guess two")
+    # now even the right password is refused, in a third browser too
+    third = _sign_in(_go(_app(), "Staff"), "staff", "correct horse battery")
+    assert any("paused" in e.value for e in third.error)
+    assert "auth_staff" not in third.session_state
+
+
+def test_a_sign_in_expires_when_idle(index: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATBOT_STAFF_PASSWORD", "correct horse battery")
+    at = _sign_in(_go(_app(), "Staff"), "staff", "correct horse battery")
+    assert at.tabs
+    at.session_state["auth_staff_seen"] = 0.0  # nine hours and more ago
+    at.run()
+    assert not at.tabs
+    assert any("signed out after 8 hours" in i.value for i in at.info)
+
+
 def test_password_from_secrets_and_sign_out(index: Settings) -> None:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.secrets["content_password"] = "from-secrets"
+    at.secrets["content_password"] = "from-secrets-file"
     at.run()
     _go(at, "Content")
-    _sign_in(at, "content", "from-secrets")
+    _sign_in(at, "content", "from-secrets-file")
     assert at.dataframe, "signed in, the articles table shows"
     at.sidebar.button(key="sign_out_content").click().run()
     assert not at.dataframe
@@ -310,14 +343,14 @@ def test_password_from_secrets_and_sign_out(index: Settings) -> None:
 def test_staff_password_does_not_open_content(
     index: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CHATBOT_STAFF_PASSWORD", "staff-pw")
-    monkeypatch.setenv("CHATBOT_CONTENT_PASSWORD", "content-pw")
+    monkeypatch.setenv("CHATBOT_STAFF_PASSWORD", "staff-password-1")
+    monkeypatch.setenv("CHATBOT_CONTENT_PASSWORD", "content-password-1")
     at = _go(_app(), "Staff")
-    _sign_in(at, "staff", "staff-pw")
+    _sign_in(at, "staff", "staff-password-1")
     assert at.tabs
     _go(at, "Content")
     assert not at.dataframe and not at.file_uploader
-    _sign_in(at, "content", "staff-pw")
+    _sign_in(at, "content", "staff-password-1")
     assert any("Wrong password" in e.value for e in at.error)
 
 
@@ -328,9 +361,9 @@ def test_staff_password_does_not_open_content(
 
 @pytest.fixture
 def staff(index: Settings, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("CHATBOT_STAFF_PASSWORD", "staff-pw")
+    monkeypatch.setenv("CHATBOT_STAFF_PASSWORD", "staff-password-1")
     at = _go(_app(), "Staff")
-    _sign_in(at, "staff", "staff-pw")
+    _sign_in(at, "staff", "staff-password-1")
     assert [t.label for t in at.tabs] == ["Inspect", "Evaluation", "Feedback"]
     return at
 
@@ -438,9 +471,9 @@ def test_staff_reviews_feedback(staff: AppTest, index: Settings) -> None:
 
 @pytest.fixture
 def editor(index: Settings, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("CHATBOT_CONTENT_PASSWORD", "content-pw")
+    monkeypatch.setenv("CHATBOT_CONTENT_PASSWORD", "content-password-1")
     at = _go(_app(), "Content")
-    _sign_in(at, "content", "content-pw")
+    _sign_in(at, "content", "content-password-1")
     return at
 
 

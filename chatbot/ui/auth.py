@@ -7,6 +7,12 @@ disabled. A protected page calls :func:`gate` first and renders nothing else unl
 returns True. Passwords are compared with :func:`hmac.compare_digest`; a signed-in
 browser session keeps only a keyed fingerprint of the password it matched, so
 changing the password signs everyone out.
+
+Wrong passwords are counted across every session and process of the host
+(:mod:`chatbot.signin`): after ``CHATBOT_SIGNIN_MAX_FAILURES`` the page refuses sign-ins
+for ``CHATBOT_SIGNIN_LOCKOUT_MINUTES``. Failed and successful sign-ins are logged (never
+the password). A password shorter than 12 characters disables the page with a message,
+and a sign-in expires after ``CHATBOT_SIGNIN_IDLE_HOURS`` without activity.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Literal
 import streamlit as st
 
 from chatbot.config import Settings
+from chatbot.signin import Attempts, password_problem
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +62,34 @@ def _state_key(area: Area) -> str:
     return f"auth_{area}"
 
 
+def attempts(settings: Settings) -> Attempts:
+    return Attempts(
+        settings.state_dir,
+        max_failures=settings.signin_max_failures,
+        window=settings.signin_lockout_minutes * 60,
+        lockout=settings.signin_lockout_minutes * 60,
+    )
+
+
 def signed_in(settings: Settings, area: Area) -> bool:
     expected = configured_password(settings, area)
-    if not expected:
+    if not expected or password_problem(expected, area):
         return False
     held = st.session_state.get(_state_key(area))
-    return isinstance(held, str) and hmac.compare_digest(held, _fingerprint(expected))
+    if not (isinstance(held, str) and hmac.compare_digest(held, _fingerprint(expected))):
+        return False
+    seen = st.session_state.get(_state_key(area) + "_seen", 0.0)
+    if time.time() - float(seen) > settings.signin_idle_hours * 3600:
+        sign_out(area)
+        st.session_state[_state_key(area) + "_expired"] = True
+        return False
+    st.session_state[_state_key(area) + "_seen"] = time.time()
+    return True
 
 
 def sign_out(area: Area) -> None:
     st.session_state.pop(_state_key(area), None)
+    st.session_state.pop(_state_key(area) + "_seen", None)
 
 
 def gate(settings: Settings, area: Area, title: str) -> bool:
@@ -81,20 +106,39 @@ def gate(settings: Settings, area: Area, title: str) -> bool:
             ".streamlit/secrets.toml, and restart the app."
         )
         return False
+    problem = password_problem(expected, area)
+    if problem:
+        st.title(title)
+        log.error("%s page disabled: the configured password is too short", area)
+        st.error(problem)
+        return False
     if signed_in(settings, area):
         st.sidebar.button(
             f"Sign out of {area}", key=f"sign_out_{area}", on_click=sign_out, args=(area,)
         )
         return True
     st.title(title)
+    if st.session_state.pop(_state_key(area) + "_expired", False):
+        st.info(f"You were signed out after {settings.signin_idle_hours:g} hours without activity.")
     st.write(f"This page is for {area} only. Enter the password to continue.")
     with st.form(f"login_{area}", clear_on_submit=True):
         password = st.text_input("Password", type="password", key=f"login_{area}_password")
         submitted = st.form_submit_button("Sign in", key=f"login_{area}_submit")
     if submitted:
+        guard = attempts(settings)
+        wait = guard.locked_for(area)
+        if wait > 0:
+            st.error(
+                f"Too many wrong passwords: sign-in to the {area} page is paused for "
+                f"{max(1, round(wait / 60))} more minute(s)."
+            )
+            return False
         if password and hmac.compare_digest(password.encode("utf-8"), expected.encode("utf-8")):
+            guard.succeeded(area)
             st.session_state[_state_key(area)] = _fingerprint(expected)
+            st.session_state[_state_key(area) + "_seen"] = time.time()
             st.rerun()
+        guard.failed(area)
         time.sleep(WRONG_PASSWORD_DELAY)
         st.error("Wrong password.")
     return False
