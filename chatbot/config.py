@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DISCLAIMER = (
@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     )
     chroma_url: str | None = Field(
         default=None, description="Chroma server URL (http://host:port); unset = embedded store"
+    )
+    chroma_token: SecretStr | None = Field(
+        default=None,
+        description="token sent to the Chroma server (Authorization: Bearer); never logged",
     )
 
     # --- embedding ---------------------------------------------------------

@@ -68,10 +68,40 @@ class StoreUnavailable(StoreError):
     pass
 
 
-def chroma_settings() -> Any:
+def chroma_settings(token: str | None = None) -> Any:
     from chromadb.config import Settings as ChromaSettings
 
+    if token:
+        return ChromaSettings(
+            anonymized_telemetry=False,
+            allow_reset=False,
+            chroma_client_auth_provider="chromadb.auth.token_authn.TokenAuthClientProvider",
+            chroma_client_auth_credentials=token,
+        )
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def server_address(url: str) -> tuple[str, int, bool]:
+    """Host, port and TLS of a Chroma server URL. Only http and https; a user or password
+    in the URL is refused (and never repeated back): use CHATBOT_CHROMA_TOKEN."""
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    try:
+        host, port = parsed.hostname, parsed.port or 8000
+    except ValueError:
+        host, port = None, 8000
+    if parsed.scheme not in ("http", "https"):
+        raise StoreError(
+            f"Not a Chroma server URL: only http:// and https:// are supported, not "
+            f"{parsed.scheme}://"
+        )
+    if parsed.username or parsed.password:
+        raise StoreError(
+            f"The Chroma URL for {host or 'the server'} carries a user or password, which is "
+            "not used: set CHATBOT_CHROMA_TOKEN instead and give the URL without them"
+        )
+    if not host:
+        raise StoreError("Not a Chroma server URL (expected http://host:port)")
+    return host, port, parsed.scheme == "https"
 
 
 @dataclass
@@ -282,26 +312,20 @@ class LocalBackend:
 class ServerBackend:
     """The same versioning on a Chroma server: a collection per version."""
 
-    def __init__(self, url: str, lock_dir: Path) -> None:
+    def __init__(self, url: str, lock_dir: Path, token: str | None = None) -> None:
         import chromadb
 
-        parsed = urlparse(url if "://" in url else f"http://{url}")
-        if not parsed.hostname:
-            raise StoreError(f"Not a Chroma server URL: {url!r} (expected http://host:port)")
-        self.description = (
-            f"Chroma server {parsed.scheme}://{parsed.hostname}:{parsed.port or 8000}"
-        )
+        host, port, ssl = server_address(url)
+        address = f"{'https' if ssl else 'http'}://{host}:{port}"
+        self.description = f"Chroma server {address}"
         self._lock_dir = lock_dir
         try:
             self.client = chromadb.HttpClient(
-                host=parsed.hostname,
-                port=parsed.port or 8000,
-                ssl=parsed.scheme == "https",
-                settings=chroma_settings(),
+                host=host, port=port, ssl=ssl, settings=chroma_settings(token)
             )
         except Exception as exc:
             raise StoreUnavailable(
-                f"The Chroma server at {url} is not reachable ({exc}). Start it with: "
+                f"The Chroma server at {address} is not reachable ({exc}). Start it with: "
                 "chroma run --path DIR --host 127.0.0.1 --port PORT"
             ) from exc
 
@@ -452,7 +476,8 @@ def _is_connection_error(exc: BaseException) -> bool:
 def make_backend(settings: Settings) -> Backend:
     """The backend the settings select: a Chroma server URL, else the local directory."""
     if settings.chroma_url:
-        return ServerBackend(settings.chroma_url, settings.state_dir)
+        token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
+        return ServerBackend(settings.chroma_url, settings.state_dir, token)
     return LocalBackend(settings.index_dir)
 
 

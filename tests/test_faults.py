@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -269,3 +270,33 @@ def test_junk_sqlite_through_the_real_cli(
     plain = _run(["ingest", "--no-progress"], tmp_path)  # without --rebuild: refuses, says how
     assert plain.returncode == 2 and REBUILD in plain.stderr
     assert "Traceback" not in plain.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("ftp://127.0.0.1:8000", "only http:// and https:// are supported, not ftp://"),
+        ("http://admin:s3cret-pass@127.0.0.1:8000", "set CHATBOT_CHROMA_TOKEN"),
+        ("http://:8000", "expected http://host:port"),
+    ],
+)
+def test_unsupported_chroma_urls_are_refused_without_echoing_secrets(
+    url: str, says: str, tmp_path: Path
+) -> None:
+    with pytest.raises(StoreError, match=re.escape(says)) as caught:
+        ServerBackend(url, tmp_path)
+    assert "s3cret" not in str(caught.value)
+    run = _run(["chatbot", "status", "--chroma-url", url], tmp_path)
+    assert run.returncode == 2 and says in run.stderr
+    assert "s3cret" not in run.stderr + run.stdout and "Traceback" not in run.stderr
+
+
+def test_the_chroma_token_goes_in_the_client_settings_and_nowhere_else() -> None:
+    from chatbot.store import chroma_settings
+
+    configured = chroma_settings("t0ken-value")
+    assert configured.chroma_client_auth_provider.endswith("TokenAuthClientProvider")
+    assert configured.chroma_client_auth_credentials == "t0ken-value"
+    assert chroma_settings().chroma_client_auth_credentials is None
+    shown = repr(Settings(chroma_token="t0ken-value"))
+    assert "t0ken-value" not in shown
