@@ -149,6 +149,16 @@ class Triage:
         }
         # the benign contexts a category's rules name ("song lyrics", "seeing a therapist"):
         # an escalation cue does not override them
+        # the self-harm classifier reads the whole message, so only the contexts that make a
+        # message a mention (an essay, a therapist, a documentary, song lyrics) set it aside,
+        # not a rule's own narrow "unless" words ("for tonight" by a date, "bath" by an edge)
+        self._mentions = [
+            pattern
+            for rule in self.rules
+            if rule.category == "self_harm"
+            for pattern in (rule.mention_if, rule.unless if rule.id == "self-harm-direct" else None)
+            if pattern is not None
+        ]
         self._benign = {
             name: [
                 pattern
@@ -416,7 +426,11 @@ class Triage:
                 (
                     found
                     for sentence in sentences
-                    if (found := self._escalation(prepared, "self_harm", sentence, rules, need))
+                    if (
+                        found := self._escalation(
+                            prepared, "self_harm", sentence, rules, need, self._mentions
+                        )
+                    )
                     is not None
                 ),
                 None,
@@ -440,7 +454,7 @@ class Triage:
         resolved event, a benign context)."""
         if (
             self.context.is_resolved(prepared)
-            or any(b.search(prepared.match) for b in self._benign.get("self_harm", []))
+            or any(m.search(prepared.match) for m in self._mentions)
             or any(
                 r.category == "self_harm" and r.suppressed not in (None, "crisis only")
                 for r in rules
@@ -462,6 +476,7 @@ class Triage:
         sentence: Sentence,
         rules: list[Finding],
         need: int = 2,
+        benign: Sequence[re.Pattern[str]] | None = None,
     ) -> str | None:
         """The category's escalation cues in the message (two groups or none), when
         nothing sets the sentence aside: a negation, a past or resolved event, a joke, one
@@ -476,7 +491,10 @@ class Triage:
             or self.context.narrative_past(prepared, sentence.start)
             or self.context.negates_a_symptom(prepared, sentence.start, sentence.end)
             or self.context.is_resolved(prepared)
-            or any(benign.search(prepared.match) for benign in self._benign[category])
+            or any(
+                pattern.search(prepared.match)
+                for pattern in (self._benign[category] if benign is None else benign)
+            )
             or any(
                 r.category == category and r.suppressed not in (None, "crisis only") for r in rules
             )
