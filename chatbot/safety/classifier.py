@@ -11,7 +11,7 @@ caught most of what the rules missed (``docs/benchmarks.md``).
 and read here; this module owns that format. The weights only fit the encoder they were
 trained with: with another encoder (or a test's fake one) the classifier is not used.
 
-Two thresholds, chosen on blind sets the model was not trained on (English messages
+Its thresholds, chosen on blind sets the model was not trained on (English messages
 only: the encoder reads no other language):
 
 * ``report_at``: with two concrete cues of the category's ``semantic_escalate`` groups
@@ -80,16 +80,15 @@ class CrisisClassifier(BaseModel):
     # ----------------------------------------------------------------- file format
     @classmethod
     def load(cls, path: Path) -> CrisisClassifier | None:
-        """The classifier in ``path``, or None when there is none."""
+        """The classifier in ``path``, or None when there is none. A file that is not
+        JSON is a :class:`CrisisClassifierError`; one that fails the schema raises
+        pydantic's ``ValidationError``."""
         if not path.is_file():
             return None
         try:
             return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-            )
-            raise CrisisClassifierError(f"{path}: {problems}") from None
+        except ValidationError:
+            raise  # the tables loader reports it like every other table's
         except (OSError, ValueError) as exc:
             raise CrisisClassifierError(f"{path}: cannot be read: {exc}") from None
 

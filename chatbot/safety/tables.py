@@ -232,10 +232,13 @@ def _validated(model: type[BaseModel], path: Path) -> BaseModel:
     try:
         return model.model_validate(_read(path))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise TriageTableError(f"{path}: {problems}") from None
+        raise TriageTableError(f"{path}: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 def load_tables(folder: Path) -> Tables:
@@ -257,6 +260,8 @@ def load_tables(folder: Path) -> Tables:
     assert isinstance(context, ContextSpec) and isinstance(replies, Replies)
     try:
         classifier = CrisisClassifier.load(folder / CLASSIFIER_FILE)
+    except ValidationError as exc:
+        raise TriageTableError(f"{folder / CLASSIFIER_FILE}: {_problems(exc)}") from None
     except CrisisClassifierError as exc:
         raise TriageTableError(str(exc)) from None
     tables = Tables(

@@ -147,8 +147,6 @@ class Triage:
             for name in self.priority
             if spec.categories[name].semantic_escalate
         }
-        # the benign contexts a category's rules name ("song lyrics", "seeing a therapist"):
-        # an escalation cue does not override them
         # the self-harm classifier reads the whole message, so only the contexts that make a
         # message a mention (an essay, a therapist, a documentary, song lyrics) set it aside,
         # not a rule's own narrow "unless" words ("for tonight" by a date, "bath" by an edge)
@@ -159,6 +157,8 @@ class Triage:
             for pattern in (rule.mention_if, rule.unless if rule.id == "self-harm-direct" else None)
             if pattern is not None
         ]
+        # the benign contexts a category's rules name ("song lyrics", "seeing a therapist"):
+        # an escalation cue does not override them
         self._benign = {
             name: [
                 pattern
@@ -178,11 +178,12 @@ class Triage:
         started = time.perf_counter()
         prepared = prepare(text, self.typos)
         findings = self._rule_findings(prepared)
+        language = self.language.detect(prepared.text)
         # the encoder pass runs even when a rule already found an emergency: it is what
         # notices a self-harm undertone the rules missed, and the crisis line comes first
         if self.bank is not None and self.encoder is not None:
-            findings += self._semantic_findings(prepared, findings)
-        assessment = self._decide(prepared, findings)
+            findings += self._semantic_findings(prepared, findings, language)
+        assessment = self._decide(prepared, findings, language)
         ms = (time.perf_counter() - started) * 1000
         return replace(assessment, ms=round(ms, 3))
 
@@ -298,7 +299,9 @@ class Triage:
                 return m.group(0).strip(), m.start()
         return None
 
-    def _semantic_findings(self, prepared: Prepared, rules: list[Finding]) -> list[Finding]:
+    def _semantic_findings(
+        self, prepared: Prepared, rules: list[Finding], language: str
+    ) -> list[Finding]:
         assert self.bank is not None and self.encoder is not None
         sentences = prepared.sentences()
         if not sentences:
@@ -311,7 +314,8 @@ class Triage:
             [s.text for s in sentences],
         )
         findings: list[Finding] = []
-        if self.classifier is not None:
+        # the classifier reads English only: the encoder reads no other language
+        if self.classifier is not None and language == "en":
             found = self._classified(prepared, sentences, whole, rules)
             if found is not None:
                 findings.append(found)
@@ -412,8 +416,6 @@ class Triage:
         Everyday dose questions score high too ("how much ibuprofen is too much"), so the
         classifier alone never takes over a reply."""
         assert self.classifier is not None
-        if self.language.detect(prepared.text) != "en":
-            return None
         p = self.classifier.probability(whole)
         evidence = f"self-harm classifier p={p:.2f}"
         at = sentences[0].start
@@ -452,14 +454,7 @@ class Triage:
         not a question ("how do I stop using rasagiline" scores high too), and
         nothing that sets the message aside (a negation the rules saw, a joke, a past or
         resolved event, a benign context)."""
-        if (
-            self.context.is_resolved(prepared)
-            or any(m.search(prepared.match) for m in self._mentions)
-            or any(
-                r.category == "self_harm" and r.suppressed not in (None, "crisis only")
-                for r in rules
-            )
-        ):
+        if self._set_aside(prepared, "self_harm", rules, self._mentions):
             return False
         return any(
             not self.context.question_start.search(s.match)
@@ -467,6 +462,24 @@ class Triage:
             and self.context.sentence_context(s.match) is None
             and not self.context.narrative_past(prepared, s.start)
             for s in sentences
+        )
+
+    def _set_aside(
+        self,
+        prepared: Prepared,
+        category: str,
+        rules: list[Finding],
+        benign: Sequence[re.Pattern[str]],
+    ) -> bool:
+        """What sets a whole message aside for the semantic layer's reports: it says it is
+        over, it names a benign context, or a rule of the category saw it and set it aside
+        (a negation, a past event, a mention)."""
+        return (
+            self.context.is_resolved(prepared)
+            or any(pattern.search(prepared.match) for pattern in benign)
+            or any(
+                r.category == category and r.suppressed not in (None, "crisis only") for r in rules
+            )
         )
 
     def _escalation(
@@ -490,13 +503,8 @@ class Triage:
             self.context.sentence_context(sentence.match) in ("past", "joking")
             or self.context.narrative_past(prepared, sentence.start)
             or self.context.negates_a_symptom(prepared, sentence.start, sentence.end)
-            or self.context.is_resolved(prepared)
-            or any(
-                pattern.search(prepared.match)
-                for pattern in (self._benign[category] if benign is None else benign)
-            )
-            or any(
-                r.category == category and r.suppressed not in (None, "crisis only") for r in rules
+            or self._set_aside(
+                prepared, category, rules, self._benign[category] if benign is None else benign
             )
         ):
             return None
@@ -515,7 +523,7 @@ class Triage:
         return " + ".join(cues) if len(cues) >= need else None
 
     # ------------------------------------------------------------------ decision
-    def _decide(self, prepared: Prepared, findings: Sequence[Finding]) -> Assessment:
+    def _decide(self, prepared: Prepared, findings: Sequence[Finding], language: str) -> Assessment:
         over_at = self.context.resolved_at(prepared)
         findings = [
             replace(f, suppressed="resolved")
@@ -539,7 +547,6 @@ class Triage:
         # a self-harm mention brings the crisis line even when negated or in the past;
         # only the rule's own benign context ("cut myself chopping onions") does not
         crisis = any(f.category == "self_harm" and f.suppressed != "unless" for f in findings)
-        language = self.language.detect(prepared.text)
         carer = self._who(prepared) if categories else None
         safety_net = level == "none" and self.context.describes_symptoms(prepared)
         return Assessment(
