@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import uuid
 from typing import Any
 
@@ -242,29 +243,63 @@ def page(settings: Settings) -> None:
     if bot is None:
         st.chat_input(PLACEHOLDER, disabled=True)
         return
-
-    question = st.chat_input(PLACEHOLDER, key="chat_input", max_chars=settings.max_question_chars)
-    if not question:
-        return
-    user = {"role": "user", "id": new_id(), "text": question}
-    messages.append(user)
-    _show(settings, user)
-    with st.chat_message("assistant"), st.spinner(THINKING):
-        try:
-            reply = bot.ask(question, session_id=session_id)
-        except Exception:  # Chatbot.ask already turns failures into replies
-            log.exception("answering failed")
-            reply = finalize("error", INTERNAL_ERROR, settings.disclaimer)
-    messages.append(
-        {
-            "role": "assistant",
-            "id": new_id(),
-            "question": question,
-            "reply": reply,
-            "rating": None,
-            "comment": "",
-        }
+    # While questions are being answered the box is disabled: Streamlit keeps only the
+    # newest of several questions sent during one busy stretch, so a question typed then
+    # could be lost. One sent before the box greys out is queued (_queue_question).
+    busy = any(m["role"] == "user" and not m.get("answered", True) for m in messages)
+    st.chat_input(
+        PLACEHOLDER,
+        key="chat_input",
+        max_chars=settings.max_question_chars,
+        on_submit=_queue_question,
+        disabled=busy,
     )
-    # Rerun so the new reply is drawn by the same code as the history (its feedback
-    # widgets keep their place) and "New conversation" appears.
-    st.rerun()
+    if _answer_pending(settings, bot, messages, session_id):
+        # Rerun so the new replies are drawn by the same code as the history (their
+        # feedback widgets keep their place) and "New conversation" appears.
+        st.rerun()
+
+
+def _queue_question() -> None:
+    """The chat box's submit callback. It runs before the script, so a question sent
+    while an earlier one is still being answered (which interrupts that run) is in the
+    conversation before anything else happens, and is answered in its turn."""
+    text = st.session_state.get("chat_input")
+    if text:
+        _messages().append({"role": "user", "id": new_id(), "text": text, "answered": False})
+
+
+def _answer_pending(
+    settings: Settings, bot: Chatbot, messages: list[dict[str, Any]], session_id: str
+) -> bool:
+    """Answer every question that has no reply yet, oldest first, each reply placed right
+    after its question. A newer question stops this run at its next Streamlit call, and
+    may start the next run while this one is still inside ``bot.ask``; the session's lock
+    makes the next run wait for that reply instead of asking again, so every question
+    gets exactly one reply, in order."""
+    lock: threading.Lock = st.session_state.setdefault("answering", threading.Lock())
+    answered = False
+    for question in [m for m in messages if m["role"] == "user" and not m.get("answered", True)]:
+        with st.chat_message("assistant"), st.spinner(THINKING), lock:
+            if question.get("answered"):  # an earlier, stopped run answered it meanwhile
+                continue
+            try:
+                reply = bot.ask(question["text"], session_id=session_id)
+            except Exception:  # Chatbot.ask already turns failures into replies
+                log.exception("answering failed")
+                reply = finalize("error", INTERNAL_ERROR, settings.disclaimer)
+            # no Streamlit call (where a newer question stops this run) until it is kept
+            messages.insert(
+                messages.index(question) + 1,
+                {
+                    "role": "assistant",
+                    "id": new_id(),
+                    "question": question["text"],
+                    "reply": reply,
+                    "rating": None,
+                    "comment": "",
+                },
+            )
+            question["answered"] = True
+        answered = True
+    return answered

@@ -27,6 +27,10 @@ _ORDERED = re.compile(r"^(\d+)([.)])")
 # is escaped; a word joiner (invisible) after the first colon keeps them as text.
 _SHORTCODE = re.compile(r":(?=[A-Za-z][\w/+-]*:)")
 WORD_JOINER = "\u2060"
+# Streamlit's Markdown (remark-gfm) turns bare "http://…", "www.…" and "name@domain"
+# in plain text into links, escaped or not. A word joiner inside each ("https:⁠//",
+# "www⁠.", "@⁠") stops that, so the only links on a page are the ones the app writes.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)", re.IGNORECASE)
 
 NOTICE = (
     "This assistant answers general health questions from a small library of vetted "
@@ -39,6 +43,7 @@ NOTICE = (
 
 def _escape(text: str) -> str:
     text = _SHORTCODE.sub(":" + WORD_JOINER, text)
+    text = _AUTOLINK.sub(WORD_JOINER, text)
     return "".join("\\" + ch if ch in _SPECIAL else ch for ch in text)
 
 
@@ -100,6 +105,12 @@ def safe_url(url: str) -> str | None:
     return quote(url, safe=":/?#@!$&'*+,;=%~.-_")
 
 
+def domain(url: str) -> str:
+    """The host a link goes to, as its visible text ("medlineplus.gov")."""
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
+
+
 def source_meta(citation: Citation) -> str:
     """``Publisher · Section: … · Last updated: …`` as plain text."""
     parts = []
@@ -120,7 +131,7 @@ def sources(reply: Reply) -> None:
         meta = md(source_meta(citation))
         url = safe_url(citation.url)
         if url:
-            meta += f" · [Open the article]({url})"
+            meta += f" · [{_escape(domain(url))}]({url})"
         title = md(citation.title or "Untitled article")
         st.markdown(f"**[{citation.n}] {title}**  \n:small[:gray[{meta}]]")
         if citation.snippet:
