@@ -55,6 +55,11 @@ UNAVAILABLE = (
     "Sorry, the service is temporarily unavailable, so I can't answer right now. "
     "Please try again in a moment."
 )
+# A damaged or missing index: patients get this; what to do (and the paths) goes to the log.
+INDEX_PROBLEM = (
+    "The library of health articles needs attention from an administrator, who can find "
+    "the details in the app's log."
+)
 INTERNAL_ERROR = "Sorry, something went wrong while answering. Please try again."
 EMPTY = 'Please type a question about your health, for example: "What causes muscle cramps?"'
 # Control and invisible characters, and lone surrogates (the tokenizer rejects those).
@@ -489,7 +494,9 @@ class Chatbot:
                 reply = finalize("error", UNAVAILABLE, self.settings.disclaimer)
             except StoreError as exc:
                 log.error("index problem: %s", exc)
-                reply = finalize("error", f"{UNAVAILABLE}\n\n({exc})", self.settings.disclaimer)
+                reply = finalize(
+                    "error", f"{UNAVAILABLE}\n\n{INDEX_PROBLEM}", self.settings.disclaimer
+                )
             except Exception:
                 log.exception("answering failed")
                 reply = finalize("error", INTERNAL_ERROR, self.settings.disclaimer)

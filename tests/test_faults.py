@@ -8,6 +8,7 @@ overwritten or deleted under the index, and the real CLI's exit codes and messag
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from chatbot import __main__ as chatbot_cli
-from chatbot.chain import UNAVAILABLE, build_chatbot
+from chatbot.chain import INDEX_PROBLEM, UNAVAILABLE, build_chatbot
 from chatbot.config import Settings
 from chatbot.reply import Reply
 from chatbot.store import (
@@ -218,6 +219,7 @@ def test_damaged_store_is_a_clear_error_with_the_way_out(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     corrupt, error, hint = DAMAGE[damage]
     first = sync(settings, encoder=encoder)
@@ -229,9 +231,13 @@ def test_damaged_store_is_a_clear_error_with_the_way_out(
     with pytest.raises(error, match=hint):
         IndexReader(LocalBackend(root), encoder.identity).snapshot()
 
-    fresh = build_chatbot(settings, encoder=encoder).ask("What causes muscle cramps?")
+    with caplog.at_level(logging.ERROR, logger="chatbot.chain"):
+        fresh = build_chatbot(settings, encoder=encoder).ask("What causes muscle cramps?")
     assert fresh.kind == "error" and fresh.answer.startswith(UNAVAILABLE)
-    assert hint in fresh.answer
+    # the patient is told it is being looked after; the way out and the paths go to the log
+    assert INDEX_PROBLEM in fresh.answer
+    assert hint not in fresh.answer and str(settings.state_dir) not in fresh.answer
+    assert hint in caplog.text
     assert_disclaimer_last(fresh)
     # The serving process may still answer from what it had open; if not, it says why.
     for _ in range(2):
@@ -239,7 +245,8 @@ def test_damaged_store_is_a_clear_error_with_the_way_out(
         assert reply.kind in ("answer", "error")
         assert_disclaimer_last(reply)
         if reply.kind == "error":
-            assert reply.answer.startswith(UNAVAILABLE) and "python -m ingest" in reply.answer
+            assert reply.answer.startswith(UNAVAILABLE) and INDEX_PROBLEM in reply.answer
+            assert str(settings.state_dir) not in reply.answer
 
     # The CLI: `status` (a real process) and `ask` (in this process, same code path as
     # `python -m chatbot ask`, sharing the loaded encoder) exit with the way out.
