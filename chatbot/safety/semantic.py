@@ -71,7 +71,7 @@ class ExemplarBank:
         labels = [label for label, texts in exemplars.items() for _ in texts]
         texts = [text for texts in exemplars.values() for text in texts]
         key = hashlib.sha256(
-            json.dumps([encoder.identity, labels, texts], ensure_ascii=False).encode()
+            json.dumps([encoder.identity, "each alone", labels, texts], ensure_ascii=False).encode()
         ).hexdigest()[:20]
         cached = cache_dir / f"triage-exemplars-{key}.npy" if cache_dir else None
         vectors: np.ndarray | None = None
@@ -83,7 +83,9 @@ class ExemplarBank:
             except (OSError, ValueError):
                 vectors = None
         if vectors is None:
-            vectors = encoder.embed(texts)
+            # one at a time: in a padded batch the int8 model's activation scales depend on
+            # the other texts, so adding one exemplar would move every other one's vector
+            vectors = np.vstack([encoder.embed([text]) for text in texts])
             if cached is not None:
                 try:
                     cached.parent.mkdir(parents=True, exist_ok=True)
