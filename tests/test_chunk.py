@@ -100,3 +100,22 @@ def test_real_articles_stay_within_the_bound(settings: Settings) -> None:
         # nothing of the article's text is lost between its sections and its chunks
         words = {w for s in article.sections for w in re.findall(r"\w+", s.text)}
         assert words <= {w for c in chunks for w in re.findall(r"\w+", c.body)}, path
+
+
+def test_bm25_tokens_are_exactly_bm25s_own() -> None:
+    """chatbot.retrieve.tokenize is a fast path of bm25s.tokenize: same tokens for every
+    seed article's text, its questions, and edge cases (accents, digits, contractions)."""
+    import bm25s
+
+    from chatbot.retrieve import _stemmer, _stopwords, tokenize
+
+    seeds = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(seeds.glob("*.txt"))]
+    texts += [line for text in texts for line in text.splitlines()]
+    texts += ["", "a", "I", "ÉLAN vital", "x2 2x __init__ naïve café", "don't can't", "Ωμέγα 3"]
+    expected = bm25s.tokenize(
+        texts, stopwords=_stopwords(), stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    assert tokenize(texts) == [list(t) for t in expected]
+    stems = tokenize(["Muscle spasms and cramping muscles"])
+    assert stems == [["muscl", "spasm", "cramp", "muscl"]]
