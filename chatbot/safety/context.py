@@ -32,6 +32,7 @@ class ContextRules:
     everyday_symptoms: re.Pattern[str]
     negation_after: re.Pattern[str]
     joking: re.Pattern[str]
+    animal: re.Pattern[str]
     not_joking: re.Pattern[str]
     resolved: re.Pattern[str]
     unresolved: re.Pattern[str]
@@ -73,6 +74,14 @@ class ContextRules:
                 + r")(?![\w\u0900-\u0dff])"
             ),
             joking=compiler.compile(spec.joking),
+            # the animal opens the sentence: it is the one the sentence is about
+            animal=re.compile(
+                r"^\W*(?:(?:my|our|the|a|his|her|their)\s+)?(?:"
+                + "|".join(compiler.body(p) for p in spec.animal)
+                + r")\b"
+            )
+            if spec.animal
+            else re.compile(r"(?!x)x"),
             not_joking=compiler.compile(spec.not_joking),
             resolved=compiler.compile(spec.resolved),
             unresolved=compiler.compile(spec.unresolved),
@@ -97,6 +106,8 @@ class ContextRules:
         """Why a sentence does not describe an emergency now, or None when it may."""
         if joking and self.joking.search(sentence) and not self.not_joking.search(sentence):
             return "joking"
+        if self.animal.search(sentence):  # even "right now": the vet, not an ambulance
+            return "general"
         if self.acute.search(sentence):
             return None
         if self.hypothetical.search(sentence):

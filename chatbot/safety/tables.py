@@ -148,6 +148,10 @@ class ContextSpec(_Strict):
     negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
     negation_after_filler: list[str]  # words allowed between ("dard bilkul nahi")
     joking: list[str]  # "lol", "haha": a figure of speech, not a report
+    animal: list[str] = Field(
+        default_factory=list,
+        description='an animal is the patient ("cat is having a fit"): not a person\'s emergency',
+    )
     not_joking: list[str]  # "(not fully joking)", "I'm serious": the joke marker is a cover
     resolved: list[str]  # "he's playing normally now": it is over ...
     unresolved: list[str]  # ... unless something is still going on

@@ -295,7 +295,7 @@ class Triage:
     def _companion(self, prepared: Prepared, pattern: re.Pattern[str]) -> tuple[str, int] | None:
         """The first co-symptom that is not negated, and where it is."""
         for m in pattern.finditer(prepared.match):
-            if not self.context.negated(prepared, m.start()):
+            if not self.context.negated(prepared, m.start(), m.end()):
                 return m.group(0).strip(), m.start()
         return None
 
