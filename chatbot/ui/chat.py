@@ -246,15 +246,16 @@ def page(settings: Settings) -> None:
     # While questions are being answered the box is disabled: Streamlit keeps only the
     # newest of several questions sent during one busy stretch, so a question typed then
     # could be lost. One sent before the box greys out is queued (_queue_question).
-    busy = any(m["role"] == "user" and not m.get("answered", True) for m in messages)
+    pending = [m for m in messages if m["role"] == "user" and not m.get("answered", True)]
     st.chat_input(
         PLACEHOLDER,
         key="chat_input",
         max_chars=settings.max_question_chars,
         on_submit=_queue_question,
-        disabled=busy,
+        disabled=bool(pending),
     )
-    if _answer_pending(settings, bot, messages, session_id):
+    if pending:
+        _answer(settings, bot, messages, pending, session_id)
         # Rerun so the new replies are drawn by the same code as the history (their
         # feedback widgets keep their place) and "New conversation" appears.
         st.rerun()
@@ -269,17 +270,20 @@ def _queue_question() -> None:
         _messages().append({"role": "user", "id": new_id(), "text": text, "answered": False})
 
 
-def _answer_pending(
-    settings: Settings, bot: Chatbot, messages: list[dict[str, Any]], session_id: str
-) -> bool:
-    """Answer every question that has no reply yet, oldest first, each reply placed right
+def _answer(
+    settings: Settings,
+    bot: Chatbot,
+    messages: list[dict[str, Any]],
+    pending: list[dict[str, Any]],
+    session_id: str,
+) -> None:
+    """Answer the questions that have no reply yet, oldest first, each reply placed right
     after its question. A newer question stops this run at its next Streamlit call, and
     may start the next run while this one is still inside ``bot.ask``; the session's lock
     makes the next run wait for that reply instead of asking again, so every question
     gets exactly one reply, in order."""
     lock: threading.Lock = st.session_state.setdefault("answering", threading.Lock())
-    answered = False
-    for question in [m for m in messages if m["role"] == "user" and not m.get("answered", True)]:
+    for question in pending:
         with st.chat_message("assistant"), st.spinner(THINKING), lock:
             if question.get("answered"):  # an earlier, stopped run answered it meanwhile
                 continue
@@ -301,5 +305,3 @@ def _answer_pending(
                 },
             )
             question["answered"] = True
-        answered = True
-    return answered
