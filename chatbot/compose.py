@@ -184,6 +184,7 @@ class _Scorer:
         self.asks = asks
         generic = _generic_stems()
         terms = set(tokenize([query])[0]) if query.strip() else set()
+        self.all_terms = frozenset(terms)
         # "get", "help", "after", "treatment": what is asked, not what it is about
         self.terms = (terms - generic) or terms
         self._stems = _stems_of(tuple(texts))
@@ -206,6 +207,20 @@ class _Scorer:
         if self.definitional and _DEFINES.match(text) and not text.endswith(":"):
             value *= 1.6  # "What are muscle spasms?": the sentence that says what they are
         return value
+
+
+# Words of article titles that name no subject ("Do you have information about Smoking",
+# "What I need to know about Diverticular Disease", "Understanding Muscle Spasms").
+_TITLE_FILLER = frozenset(
+    "information understanding understand need know learn learning living guide facts "
+    "fact overview introduction basics questions answers".split()
+)
+
+
+def _title_terms(source: Source) -> frozenset[str]:
+    title = str(source.hit.metadata.get("title", ""))
+    words = [w for w in re.findall(r"[a-z0-9]+", title.lower()) if w not in _TITLE_FILLER]
+    return frozenset(tokenize([" ".join(words)])[0])
 
 
 def _sentences_of(blocks: tuple[Block, ...]) -> list[str]:
@@ -236,9 +251,19 @@ def compose(
 
     focus = set(tokenize([understanding.focus])[0]) if understanding is not None else set()
 
+    # the subject retrieval ranked first, and the words the patient used: another article
+    # is about the same thing only when its title adds nothing else ("Lupus" does not
+    # make "Lupus Nephritis" the subject, nor "Snoring" "Sleep Apnea")
+    subject = set(score.all_terms) | _title_terms(sources[0])
+
+    def on_subject(source: Source) -> bool:
+        return _title_terms(source) <= subject
+
     def heading_bonus(source: Source) -> float:
         path = str(source.hit.metadata.get("section", ""))
         title = str(source.hit.metadata.get("title", ""))
+        if not on_subject(source):
+            return 0.0
         if focus and not focus & set(tokenize([title, path])[0]):
             return 0.0  # the diagnosis of another condition does not answer this one's
         if types and types[0].headings.search(path):
@@ -249,7 +274,7 @@ def compose(
 
     def focus_bonus(source: Source) -> float:
         """The section is named for what is asked about ("Heat Cramps" for heat cramps)."""
-        if not focus:
+        if not focus or not on_subject(source):
             return 0.0
         return 0.15 * len(focus & heading_terms[source.n]) / len(focus)
 
@@ -266,7 +291,7 @@ def compose(
 
     def section_score(source: Source) -> float:
         # the section whose best passage shares most of the question's words gets 0.2
-        lexical = 0.2 * best_blocks[source.n] / top_block
+        lexical = 0.2 * best_blocks[source.n] / top_block if on_subject(source) else 0.0
         return source.hit.fused + heading_bonus(source) + focus_bonus(source) + lexical
 
     # a section left with nothing to say (only links to other sites) cannot answer
