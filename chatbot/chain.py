@@ -36,6 +36,7 @@ from chatbot.answer import (
 )
 from chatbot.compose import compose
 from chatbot.config import Settings
+from chatbot.lay_words import LayWords, load_lay_words
 from chatbot.rephrase import Rewrite, rewrite, subject_words, topic_after
 from chatbot.reply import Citation, Kind, Reply, RetrievedChunk, TriageRecord
 from chatbot.retrieve import Hit, HybridRetriever, tokenize
@@ -113,10 +114,12 @@ def build_chain(
     triage: Triage,
     llm: BaseChatModel | None = None,
     question_types: QuestionTypes | None = None,
+    lay_words: LayWords | None = None,
 ) -> Runnable[dict[str, Any], Reply]:
     """Compose the chain; ``llm=None`` uses the offline grounded composer."""
     writer = ReplyWriter(triage.tables, settings.region)
     types = question_types or load_question_types(settings.question_types_file)
+    lay = lay_words or load_lay_words(settings.lay_words_file)
 
     def prepare(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -174,12 +177,18 @@ def build_chain(
         topic = history[-1].topic if history else ""
         heuristic = standalone(state["question"], topic, triage)
         state["query"] = heuristic.query
+        # "my calf just locked up": searched with the library's word for it too
+        state["lay_words"] = lay.library_words(state["question"])
         if llm is not None and history and heuristic.follow_up:
             try:
                 state["query"] = _llm_rephrase(llm, history, state["question"]) or heuristic.query
             except Exception as exc:
                 log.warning("LLM rephrase failed, using the heuristic rewrite: %s", exc)
+        # what is asked is read from the patient's words ("could her pills be doing it" asks
+        # a cause, though the library's word for pills, "medication", is a treatment cue)
         state["understanding"] = types.understand(state["query"])
+        if state["lay_words"] and state["lay_words"].lower() not in state["query"].lower():
+            state["query"] = f"{state['query'].rstrip()} ({state['lay_words']})"
         state["follow_up"] = heuristic.follow_up
         state["timings"]["rephrase_ms"] = _ms(started)
         return state
@@ -215,7 +224,13 @@ def build_chain(
         # A long story or a follow-up searches badly as written; asked plainly ("how to
         # treat muscle cramps") it finds the section a reader would turn to. Both count.
         subject = topic if state.get("follow_up") else understanding.focus
-        if state.get("follow_up") or len(state["question"].split()) > 25:
+        asked = understanding.primary if understanding.confident else None
+        unheaded = asked is not None and not any(
+            asked.headings.search(str(h.metadata.get("section", ""))) for h in state["hits"]
+        )
+        # "when do I actually need a doctor for my leg cramps": none of the sections found
+        # is headed for what is clearly asked; asked plainly, the search finds the one that is
+        if state.get("follow_up") or len(state["question"].split()) > 25 or unheaded:
             plain = understanding.plain_question(" ".join(subject.split()[:4]))
             if plain:
                 extra = retriever.search_sections(plain, settings.top_k, snapshot=snapshot)
@@ -243,6 +258,8 @@ def build_chain(
         hits: list[Hit] = state["hits"]
         query = state["query"]
         own = state["question"] if not state.get("follow_up") else ""
+        if own and state.get("lay_words"):
+            own = f"{own} {state['lay_words']}"
         relevant = supported_hits(query, hits, settings, state.get("vocabulary"), own)
         backend = "composer"
         body, sentences = "", []
@@ -505,12 +522,21 @@ class Chatbot:
                 topic = history[-1].topic if history else ""
                 asked = clean_question(question)
                 cited = [f"{c.title} {c.section} {c.snippet}" for c in reply.citations]
+                # "my calf locked up": the topic is the cramp, in the library's words
+                lay = load_lay_words(self.settings.lay_words_file).library_words(asked)
+                said = f"{self.triage.fix_typos(asked)} {lay}".strip()
                 session.history.append(
                     Turn(
                         question=asked,
                         query=reply.query,
                         kind=reply.kind,
-                        topic=topic_after(self.triage.fix_typos(asked), topic, cited, reply.query),
+                        topic=topic_after(
+                            said,
+                            topic,
+                            cited,
+                            reply.query,
+                            named=[x for c in reply.citations for x in (c.title, c.section)],
+                        ),
                     )
                 )
             return reply

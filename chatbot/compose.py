@@ -111,14 +111,41 @@ def _blocks(body: str) -> tuple[Block, ...]:
                 kept = [s for s in unlabelled if _keep(strip_source_markers(s))]
                 if not kept and not prose:
                     broken = True
+                elif kept:
+                    broken = False  # a lead-in after the skipped line may start a new list
                 prose.extend(kept)
         if prose:
             blocks.append(Block(sentences=prose))
             broken = False
-    # "provides the following list", "the table below": said of a list that is not here
+    # "provides the following list", "the table below": said of a list that is not here;
+    # a sentence that ends in ":" with no list after it lost its list in capture
     for block in blocks:
-        block.sentences = [s for s in block.sentences if not POINTS_ELSEWHERE.search(s)]
+        block.sentences = [_closed(s) for s in block.sentences if not POINTS_ELSEWHERE.search(s)]
+        block.sentences = [s for s in block.sentences if s]
     return tuple(b for b in blocks if b.sentences or b.items)
+
+
+# "... may experience them frequently, including:" says nothing without its list
+_NEEDS_ITS_LIST = re.compile(
+    r"\b(including|include|includes|such as|as follows|following|are|is|as|like|these|"
+    r"present as|areas of inquiry include)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _closed(sentence: str) -> str:
+    """A prose sentence that ends in ":" but introduces no list: ended with a full stop
+    when it stands alone ("... underlying medical conditions [3]."), left out when it
+    needs what followed ("... frequently, including:")."""
+    text = sentence.rstrip()
+    bare = strip_source_markers(text).rstrip()
+    if not bare.endswith(":"):
+        return sentence
+    if _NEEDS_ITS_LIST.search(bare[:-1]):
+        return ""
+    # the words before the colon, as the source has them (a citation's snippet must be
+    # the source's text); the answer ends the sentence with a full stop
+    return re.sub(r"\s*(\[\d+\]\s*)*:$", "", bare)
 
 
 def _introduces(block: Block) -> bool:
@@ -141,6 +168,14 @@ def _keep(sentence: str, bullet: bool = False) -> bool:
         and not sentence.endswith("?")  # a question heading ("What causes X?")
         and len(words) >= 2
     )
+
+
+# A section headed for a clearly asked type leads when its fused score is at least this
+# share of the best section's.
+_TYPED_SECTION_FLOOR = 0.6
+
+# Words up to which a section's opening sentences frame any paragraph of it.
+_FRAMED_SECTION = 400
 
 
 @dataclass
@@ -180,8 +215,16 @@ def _stems_of(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
 class _Scorer:
     """Query-term overlap weighted by rarity among the candidate sentences."""
 
-    def __init__(self, query: str, texts: list[str], asks: QuestionType | None = None) -> None:
+    def __init__(
+        self, query: str, texts: list[str], asks: QuestionType | None = None, sure: bool = False
+    ) -> None:
         self.asks = asks
+        # a clearly asked type ("are leg cramps serious"): the sentence that says it
+        # ("most spasms are benign") outranks one that only shares the subject's words
+        self._answer_weight = (1.5, 0.5) if sure else (1.5, 0.2)
+        # the paragraph retrieval matched best: likely where the answer is, unless a clearly
+        # asked type is answered by another one
+        self.matched_bonus = 0.1 if sure else 0.3
         generic = _generic_stems()
         terms = set(tokenize([query])[0]) if query.strip() else set()
         self.all_terms = frozenset(terms)
@@ -203,7 +246,8 @@ class _Scorer:
             return 0.2 if answers else 0.0
         value = hits / math.log(3 + len(stems))
         if answers:
-            value = value * 1.5 + 0.2  # says what was asked: "usually harmless", "caused by"
+            factor, bonus = self._answer_weight
+            value = value * factor + bonus  # says what was asked: "usually harmless", "caused by"
         if self.definitional and _DEFINES.match(text) and not text.endswith(":"):
             value *= 1.6  # "What are muscle spasms?": the sentence that says what they are
         return value
@@ -212,8 +256,24 @@ class _Scorer:
 # Words of article titles that name no subject ("Do you have information about Smoking",
 # "What I need to know about Diverticular Disease", "Understanding Muscle Spasms").
 _TITLE_FILLER = frozenset(
-    "information understanding understand need know learn learning living guide facts "
-    "fact overview introduction basics questions answers".split()
+    [
+        "information",
+        "understanding",
+        "understand",
+        "need",
+        "know",
+        "learn",
+        "learning",
+        "living",
+        "guide",
+        "facts",
+        "fact",
+        "overview",
+        "introduction",
+        "basics",
+        "questions",
+        "answers",
+    ]
 )
 
 
@@ -242,7 +302,7 @@ def compose(
     confident = understanding is not None and understanding.confident
     parsed = {s.n: _blocks(s.hit.body) for s in sources}
     texts = [t for s in sources for t in _sentences_of(parsed[s.n])]
-    score = _Scorer(query, list(dict.fromkeys(texts)), types[0] if types else None)
+    score = _Scorer(query, list(dict.fromkeys(texts)), types[0] if types else None, confident)
     if not score.terms:
         return Draft(text="", sources=sources)
     heading_terms = {
@@ -261,10 +321,7 @@ def compose(
 
     def heading_bonus(source: Source) -> float:
         path = str(source.hit.metadata.get("section", ""))
-        title = str(source.hit.metadata.get("title", ""))
         if not on_subject(source):
-            return 0.0
-        if focus and not focus & set(tokenize([title, path])[0]):
             return 0.0  # the diagnosis of another condition does not answer this one's
         if types and types[0].headings.search(path):
             return 0.25 if confident else 0.1
@@ -296,6 +353,20 @@ def compose(
 
     # a section left with nothing to say (only links to other sites) cannot answer
     ranked = sorted((s for s in sources if parsed[s.n]), key=lambda s: (-section_score(s), s.n))
+    if confident and types and ranked and _catch_all(parsed[ranked[0].n], score, types[0]):
+        # a clear "when should I see a doctor": the section headed for it, when the subject's
+        # articles have one that retrieval found close enough, before a long general one
+        # (a whole article captured without its headings) whose best passage does not say
+        floor = _TYPED_SECTION_FLOOR * max(s.hit.fused for s in ranked)
+        typed = [
+            s
+            for s in ranked
+            if on_subject(s)
+            and s.hit.fused >= floor
+            and types[0].headings.search(str(s.hit.metadata.get("section", "")))
+        ]
+        if typed and typed[0] is not ranked[0]:
+            ranked = [typed[0], *[s for s in ranked if s is not typed[0]]]
     if not ranked:
         return Draft(text="", sources=sources)
     primary = ranked[0]
@@ -308,6 +379,8 @@ def compose(
     asked = list(types[:1]) if confident else []
     open_types = [t for t in [*asked, *types[1:]] if not t.headings.search(path)]
     for source in ranked[1:4]:
+        if not on_subject(source):
+            continue  # the diagnosis of lupus nephritis is not the rest of lupus's answer
         heading = str(source.hit.metadata.get("section", ""))
         wanted = [t for t in open_types if t.headings.search(heading)]
         if not wanted:
@@ -322,6 +395,20 @@ def compose(
     if not passages:
         return Draft(text="", sources=sources)
     return _draft(passages, sources)
+
+
+def _catch_all(blocks: tuple[Block, ...], score: _Scorer, asked: QuestionType) -> bool:
+    """A long section whose best sentence for the question does not answer what is asked
+    ("should I see a doctor about leg cramps": the leg-cramp sentence of an article's long
+    introduction names no doctor)."""
+    if sum(b.words for b in blocks) <= _FRAMED_SECTION:
+        return False
+    best = max(_sentences_of(blocks), key=score, default="")
+    # it answers when it says what is asked *about what was asked*: "leg cramps during
+    # walking ... due to" for "why do I get leg cramps when I walk", not "self-care
+    # strategies ... can help manage and prevent them" for "how do I stop them happening"
+    specific = len(score.terms & _stems_of((best,))[best]) >= 2
+    return not (specific and asked.answers.search(best))
 
 
 def _definition_first(
@@ -383,7 +470,8 @@ def _passage(
     # block elsewhere in the section that says what was asked ("usually harmless") wins.
     matched = _normalise(str(source.hit.metadata.get("matched_body", "")))
     scores = [
-        _block_score(b, score) + (0.3 if matched and _within(b, matched) else 0.0) for b in blocks
+        _block_score(b, score) + (score.matched_bonus if matched and _within(b, matched) else 0.0)
+        for b in blocks
     ]
     best = max(range(len(blocks)), key=lambda i: (scores[i], -i))
     block = blocks[best]
@@ -401,9 +489,11 @@ def _passage(
     # A reader meets the section's opening first: when the best paragraph is further in,
     # the answer opens with the section's own first sentences ("Many germs can cause
     # pneumonia. ... less often, fungi.") and then reads on at the best paragraph.
+    # Not in a long section (a whole article captured without its headings): its opening
+    # is the article's introduction, not the frame of the paragraph that answers.
     first_lines: list[str] = []
     used = 0  # words in first_lines
-    if best > 0 and not blocks[0].is_list and blocks[0].sentences:
+    if best > 0 and not blocks[0].is_list and blocks[0].sentences and total <= _FRAMED_SECTION:
         for sentence in blocks[0].sentences:
             size = len(sentence.split())
             if (DANGLING.match(sentence) and not first_lines) or (first_lines and used + size > 50):
@@ -495,13 +585,14 @@ def _window(blocks: tuple[Block, ...], index: int, score: _Scorer, max_words: in
     return out
 
 
-def _tag(sentence: str, n: int) -> str:
+def _tag(sentence: str, n: int, prose: bool = False) -> str:
     sentence = strip_source_markers(sentence).rstrip()
     if sentence.endswith(":"):
         return f"{sentence[:-1]} [{n}]:"
     if sentence and sentence[-1] in ".!?":
         return f"{sentence[:-1]} [{n}]{sentence[-1]}"
-    return f"{sentence} [{n}]"
+    # a sentence of a paragraph whose colon lost its list ends like one
+    return f"{sentence} [{n}]." if prose and sentence[-1:].isalnum() else f"{sentence} [{n}]"
 
 
 def _draft(passages: list[Passage], sources: list[Source]) -> Draft:
@@ -514,7 +605,7 @@ def _draft(passages: list[Passage], sources: list[Source]) -> Draft:
         snippets.setdefault(n, []).extend(s for s in used if s)
         sentences.extend(s for s in used if s)
         if passage.sentences:
-            blocks.append(" ".join(_tag(s, n) for s in passage.sentences))
+            blocks.append(" ".join(_tag(s, n, prose=True) for s in passage.sentences))
         if passage.items:
             lead = passage.lead or (f"{_label(passage.source)}:" if _label(passage.source) else "")
             lines = [_tag(lead, n) if passage.lead else lead] if lead else []

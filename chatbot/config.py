@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         description="reviewed question types (cause, treatment, ...); defaults to the "
         "project's data/answers/question_types.yaml",
     )
+    lay_words_file: Path | None = Field(
+        default=None,
+        description="reviewed patients' words for the library's terms ('locked up' for a "
+        "cramp); defaults to the project's data/answers/lay_words.yaml",
+    )
     triage_dir: Path | None = Field(
         default=None, description="reviewed triage tables; defaults to the project's data/triage"
     )

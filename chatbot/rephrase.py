@@ -207,13 +207,22 @@ def _replacement(topic: str) -> str:
 
 
 def topic_after(
-    question: str, previous: str, cited: list[str], query: str = "", max_words: int = 4
+    question: str,
+    previous: str,
+    cited: list[str],
+    query: str = "",
+    max_words: int = 4,
+    named: list[str] | None = None,
 ) -> str:
     """The conversation's topic after a turn: the question's subject words that the
     answer's sources also use (``cited``: their titles, headings and quoted text), in the
     question's order, at most ``max_words``. A long story ("my son is 14 and plays
     football ... his legs were cramping") leaves "heat legs cramping", not the story.
-    A turn that refers back, or names nothing the sources use, keeps the previous topic."""
+    A turn that refers back, or names nothing the sources use, keeps the previous topic.
+    ``named`` (the sources' titles and headings, first source first) decides what counts as
+    a new topic: "what should I drink" during a talk about heat cramps names nothing a
+    title or heading names, so the topic stays; a long story's topic is the words of it
+    that they name, else the first source's subject."""
     from chatbot.retrieve import tokenize  # the BM25 stems, so "cramping" meets "cramps"
 
     rewrite_ = rewrite(question, previous)
@@ -227,13 +236,27 @@ def topic_after(
     known = set(tokenize([" ".join(cited)])[0])
     stems = tokenize(words)
     kept: list[str] = []
-    seen: set[str] = set()
+    seen: list[str] = []  # the stem of each kept word
     for word, stem in zip(words, stems, strict=True):
         if stem and stem[0] in known and stem[0] not in seen:
             kept.append(word.lower())
-            seen.add(stem[0])
+            seen.append(stem[0])
     if not kept:
         return previous or rewrite_.topic
+    if named:
+        titled = set(tokenize([" ".join(named)])[0])
+        first = [w for w, stem in zip(kept, seen, strict=True) if stem in titled]
+        if previous and not first:
+            # "what should i drink" during a talk about heat cramps: a detail of the topic,
+            # not a new one (a new topic is something the sources' titles or headings name)
+            return previous
+        if len(words) > max_words:
+            # a long story: the words the titles and headings use lead its topic
+            # ("muscles pain injection"); naming none of them ("walks sit"), its topic
+            # is what the first source is about
+            if not first:
+                return subject_phrase(named[0]) or previous or rewrite_.topic
+            kept = first + [w for w in kept if w not in first]
     if len(kept) == len(words) and len(words) <= max_words and rewrite_.topic:
         return rewrite_.topic  # all of it: as a phrase, "spasticity after stroke"
     if len(kept) <= max_words:

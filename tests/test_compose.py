@@ -165,3 +165,68 @@ def test_a_title_the_question_names_points_at_its_article() -> None:
     assert named_articles(snapshot, "is muscular dystrophy inherited") == {"A3"}
     assert named_articles(snapshot, "I may have a couple anal fissures") == {"A5"}  # stemmed
     assert named_articles(snapshot, "pain in my back") == set()
+
+
+def titled(n: int, title: str, body: str, section: str, fused: float) -> Hit:
+    meta = {"title": title, "section": section, "body": body, "article_id": f"T{n}"}
+    return Hit(chunk_id=f"T{n}::0", text=body, metadata=meta, dense=0.7, fused=fused)
+
+
+def test_a_colon_whose_list_was_lost_neither_dangles_nor_leaves_a_fragment() -> None:
+    body = (
+        "Some people get cramps often, including:\n"
+        "While most spasms are benign, some may come from an underlying condition [3]:\n"
+        "Peripheral artery disease may cause leg cramps during walking."
+    )
+    sources = number_sources([hit(1, body, "Overview")])
+    text, citations = enforce_citations(compose("are leg spasms benign or a condition", sources))
+    assert "including" not in text  # it says nothing without its list
+    assert "While most spasms are benign, some may come from an underlying condition [1]." in text
+    # the snippet is the source's own words
+    assert "While most spasms are benign, some may come from an underlying condition" in (
+        citations[0].snippet
+    )
+
+
+def test_a_typed_section_of_another_condition_does_not_answer_this_one() -> None:
+    from chatbot.understand import load_question_types
+
+    lupus = titled(
+        1, "Lupus", "Lupus is a disease of the immune system. It can hurt joints.", "Overview", 0.9
+    )
+    nephritis = titled(
+        2,
+        "Lupus Nephritis",
+        "Lupus nephritis is diagnosed with urine tests and a kidney biopsy.",
+        "Diagnosis",
+        0.75,
+    )
+    question = "how do you check for lupus?"
+    understanding = load_question_types().understand(question)
+    assert understanding.confident and understanding.primary is not None
+    sources = number_sources([lupus, nephritis])
+    text, citations = enforce_citations(compose(question, sources, understanding=understanding))
+    assert [c.title for c in citations] == ["Lupus"]
+    assert "biopsy" not in text
+
+
+def test_a_clear_question_is_answered_by_its_section_not_a_long_general_one() -> None:
+    from chatbot.understand import load_question_types
+
+    story = " ".join(f"Cramps can follow sport number {i} in the summer months." for i in range(40))
+    overview = titled(
+        1, "Muscle cramps", f"Leg cramps are common at night.\n\n{story}", "Overview", 0.8
+    )
+    seek = titled(
+        2,
+        "Understanding muscle cramps",
+        "Consult a healthcare provider if cramps:\n- Are severe or recurrent\n- Follow an injury",
+        "When to Seek Medical Attention",
+        0.55,
+    )
+    question = "when do i actually need a doctor for my leg cramps"
+    understanding = load_question_types().understand(question)
+    sources = number_sources([overview, seek])
+    text, citations = enforce_citations(compose(question, sources, understanding=understanding))
+    assert citations[0].section == "When to Seek Medical Attention"
+    assert "- Are severe or recurrent" in text and "- Follow an injury" in text

@@ -424,3 +424,25 @@ def test_a_malformed_classifier_is_reported(tmp_path: Path) -> None:
 def test_the_shipped_classifier_fits_the_real_encoder(semantic: Triage) -> None:
     assert semantic.classifier is not None
     assert semantic.classifier.positives > 500
+
+
+def test_the_safety_net_line_is_for_sudden_symptoms_not_long_standing_ones() -> None:
+    triage = Triage(TABLES, None)
+    for text in ("i have a bad headache and feel dizzy", "my chest hurts a bit when i cough"):
+        assessment = triage.assess(text)
+        assert assessment.level == "none" and assessment.safety_net, text
+    for text in (
+        "my mum had a stroke last year and now her arm goes stiff and it hurts her",
+        "my aunty had neck surgery for cancer and now her neck muscles pull and pain",
+        "my husband gets pain in his calves every evening after work",
+    ):
+        assessment = triage.assess(text)
+        assert assessment.level == "none" and not assessment.safety_net, text
+
+
+def test_a_dirty_wound_without_tetanus_cover_is_urgent_not_an_ambulance() -> None:
+    triage = Triage(TABLES, None)
+    wound = triage.assess("cut my hand on rusty barbed wire, never had a tetanus jab")
+    assert (wound.level, wound.categories) == ("urgent", ("tetanus_wound",))
+    covered = triage.assess("stepped on a nail, had a tetanus booster 2 years ago, need anything")
+    assert covered.level == "none"

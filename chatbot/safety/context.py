@@ -30,6 +30,7 @@ class ContextRules:
     personal: re.Pattern[str]
     symptoms: re.Pattern[str]
     everyday_symptoms: re.Pattern[str]
+    long_standing: re.Pattern[str] | None
     negation_after: re.Pattern[str]
     joking: re.Pattern[str]
     animal: re.Pattern[str]
@@ -66,6 +67,7 @@ class ContextRules:
             personal=compiler.compile(spec.personal),
             symptoms=compiler.compile(spec.symptoms),
             everyday_symptoms=compiler.compile(spec.everyday_symptoms),
+            long_standing=compiler.compile(spec.long_standing) if spec.long_standing else None,
             negation_after=re.compile(
                 r"^\s*(?:(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after_filler)
@@ -231,6 +233,8 @@ class ContextRules:
                 continue  # nothing, or only a cramp or a stiff neck: the library's subject
             if self.sentence_context(sentence) is not None:
                 continue
+            if self.long_standing is not None and self.long_standing.search(sentence):
+                continue  # "gets cramps every evening", "since her surgery": not sudden
             if self.personal.search(sentence):
                 return True
         return False

@@ -167,6 +167,7 @@ class ContextSpec(_Strict):
     carer: dict[str, list[str]]  # him / her / them -> words that name the person
     symptoms: list[str]  # for the safety net: a symptom described by the writer
     everyday_symptoms: list[str]  # ... but not these alone: the library's own subject
+    long_standing: list[str] = []  # "for months", "every evening": not sudden, no safety net
     languages: dict[str, list[str]]  # cue words of languages the detector misreads
     examples: dict[Context | Literal["acute"], list[str]]
 

@@ -1,0 +1,81 @@
+"""The reviewed question tables: question types and patients' words (no index, no model).
+
+Each table's own examples are run here, as its header promises the content team."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatbot.lay_words import LayWordsError, load_lay_words
+from chatbot.understand import QuestionTypeError, load_question_types
+
+
+def _type_cases() -> list[tuple[str, str, bool]]:
+    table = load_question_types()
+    return [
+        (t.name, q, must)
+        for t in table.types
+        for q, must in [*((q, True) for q in t.examples), *((q, False) for q in t.not_examples)]
+    ]
+
+
+@pytest.mark.parametrize(("name", "question", "must"), _type_cases())
+def test_every_question_type_example_gets_its_type(name: str, question: str, must: bool) -> None:
+    names = [t.name for t in load_question_types().understand(question).types]
+    assert (name in names) is must, (question, names)
+
+
+def test_a_clearly_asked_type_is_confident_even_with_a_library_word_for_pills() -> None:
+    table = load_question_types()
+    assert table.understand("when do i actually need a doctor for my leg cramps").confident
+    cause = table.understand("could her pills be doing it")
+    assert cause.primary is not None and cause.primary.name == "cause" and cause.confident
+
+
+def _lay_cases() -> list[tuple[str, str, bool]]:
+    table = load_lay_words()
+    return [
+        (e.means, q, must)
+        for e in table.entries
+        for q, must in [*((q, True) for q in e.examples), *((q, False) for q in e.not_examples)]
+    ]
+
+
+@pytest.mark.parametrize(("means", "question", "must"), _lay_cases())
+def test_every_lay_words_example_gets_the_librarys_words(
+    means: str, question: str, must: bool
+) -> None:
+    found = load_lay_words().library_words(question)
+    assert (means in found) is must, (question, found)
+
+
+def test_lay_words_add_the_librarys_words_once_and_only_when_missing() -> None:
+    table = load_lay_words()
+    assert table.library_words("my calf locked up and then seized up again") == "muscle cramp"
+    assert table.library_words("the gp mentioned valium and botox") == (
+        "benzodiazepines botulinum toxin"
+    )
+    # the question already uses the library's words: nothing to add
+    assert table.library_words("is botulinum toxin an option, she calls it botox") == ""
+    assert table.library_words("what is a muscle cramp") == ""
+
+
+def test_a_broken_lay_words_table_names_the_file_and_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "lay_words.yaml"
+    path.write_text("words:\n  - says: ['locked up']\n", encoding="utf-8")
+    with pytest.raises(LayWordsError, match=r"lay_words\.yaml: words\.0\.means"):
+        load_lay_words(path)
+    path.write_text("words:\n  - says: ['lock(ed']\n    means: cramp\n", encoding="utf-8")
+    with pytest.raises(LayWordsError, match=r"words.0.says: 'lock\(ed' is not a phrase"):
+        load_lay_words(path)
+    with pytest.raises(LayWordsError, match="missing"):
+        load_lay_words(tmp_path / "absent.yaml")
+
+
+def test_a_broken_question_type_table_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "types.yaml"
+    path.write_text("types: {}\n", encoding="utf-8")
+    with pytest.raises(QuestionTypeError, match=r"types\.yaml: types"):
+        load_question_types(path)
