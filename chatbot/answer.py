@@ -19,6 +19,14 @@ from chatbot.text import BULLET
 SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]")
 CITATION = re.compile(r"\[(\d+)\]")
 
+# Said before any reply to a question naming something no article mentions.
+NOT_MENTIONED = "The articles in this library don't mention {names}."
+# ... and the reply when nothing else the question asks about is in them.
+NOT_COVERED = (
+    "The articles in this library don't mention {names}, so I can't answer that reliably. "
+    "Please ask a doctor, pharmacist or other qualified health professional."
+)
+
 NO_ANSWER = (
     "I'm sorry, the articles in this library don't cover that question, so I can't "
     "answer it reliably. Please ask a doctor, pharmacist or other qualified health "

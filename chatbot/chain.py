@@ -28,6 +28,8 @@ from langchain_core.runnables import Runnable, RunnableBranch, RunnableLambda
 
 from chatbot.answer import (
     NO_ANSWER,
+    NOT_COVERED,
+    NOT_MENTIONED,
     Draft,
     enforce_citations,
     finalize,
@@ -36,6 +38,7 @@ from chatbot.answer import (
 )
 from chatbot.compose import compose
 from chatbot.config import Settings
+from chatbot.coverage import MedicalTerms, load_medical_terms
 from chatbot.lay_words import LayWords, load_lay_words
 from chatbot.rephrase import Rewrite, rewrite, subject_words, topic_after
 from chatbot.reply import Citation, Kind, Reply, RetrievedChunk, TriageRecord
@@ -63,6 +66,15 @@ INDEX_PROBLEM = (
 )
 INTERNAL_ERROR = "Sorry, something went wrong while answering. Please try again."
 EMPTY = 'Please type a question about your health, for example: "What causes muscle cramps?"'
+# "thanks", "ok bye": the end of a conversation, not a question the articles must answer
+ACKNOWLEDGED = "You're welcome. Ask another question whenever you like."
+_ACKNOWLEDGEMENT = re.compile(
+    r"\W*(?:(?:ok(?:ay)?|great|cool|perfect|got it)\W+)?"
+    r"(?:ok(?:ay)?|thanks?(?: you)?|thank u|thx|ty|cheers|great|cool|got it|perfect|"
+    r"that helps|that'?s helpful|bye|goodbye)"
+    r"(?:\s+(?:so much|a lot|very much|again))?(?:\W+(?:bye|goodbye))?[\W]*",
+    re.IGNORECASE,
+)
 # Control and invisible characters, and lone surrogates (the tokenizer rejects those).
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]"
@@ -115,11 +127,13 @@ def build_chain(
     llm: BaseChatModel | None = None,
     question_types: QuestionTypes | None = None,
     lay_words: LayWords | None = None,
+    medical_terms: MedicalTerms | None = None,
 ) -> Runnable[dict[str, Any], Reply]:
     """Compose the chain; ``llm=None`` uses the offline grounded composer."""
     writer = ReplyWriter(triage.tables, settings.region)
     types = question_types or load_question_types(settings.question_types_file)
     lay = lay_words or load_lay_words(settings.lay_words_file)
+    terms = medical_terms or load_medical_terms(settings.medical_terms_file)
 
     def prepare(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -135,6 +149,8 @@ def build_chain(
         out["assessment"] = triage.assess(assessed) if assessed else None
         if not question:
             out["refusal"] = EMPTY
+        elif _ACKNOWLEDGEMENT.fullmatch(question):
+            out["refusal"] = ACKNOWLEDGED
         elif too_long:
             out["refusal"] = (
                 f"Your message is too long ({len(question):,} characters). Please ask in "
@@ -203,6 +219,7 @@ def build_chain(
             return retriever.article_terms(article, snapshot)
 
         state["vocabulary"] = vocabulary  # the answer step checks against the same version
+        state["known"] = lambda stem: retriever.knows(stem, snapshot)
 
         understanding: Understanding = state["understanding"]
         # prefer the sections a question type names only when the type is clear: on real
@@ -261,6 +278,15 @@ def build_chain(
         if own and state.get("lay_words"):
             own = f"{own} {state['lay_words']}"
         relevant = supported_hits(query, hits, settings, state.get("vocabulary"), own)
+        # "does quinine help with night cramps": the library never names quinine; say so,
+        # and decline when nothing else the question asks about is in the library
+        missing = [
+            name
+            for name in not_in_library(state["question"], terms, state.get("known"))
+            if not lay.library_words(name)  # "botox": the articles say botulinum toxin
+        ]
+        if missing and not asks_more_than(state["question"], missing, state.get("known")):
+            relevant = []
         backend = "composer"
         body, sentences = "", []
         citations: list[Citation] = []
@@ -289,8 +315,11 @@ def build_chain(
             notes.append(writer.crisis_note(assessment))
         if assessment is not None and assessment.safety_net:
             notes.append(writer.safety_net(assessment))
+        if missing and citations:
+            notes.insert(0, NOT_MENTIONED.format(names=_listed(missing)))
         if not citations:
-            body = "\n\n".join([NO_ANSWER, *notes])
+            declined = NOT_COVERED.format(names=_listed(missing)) if missing else NO_ANSWER
+            body = "\n\n".join([declined, *notes])
             reply = finalize("no_answer", body, settings.disclaimer, query=query)
         else:
             if is_personal_medication_question(state["question"]):
@@ -323,6 +352,43 @@ def build_chain(
         grounded,
     )
     return (RunnableLambda(prepare, name="prepare") | branch).with_config(run_name="health_chat")
+
+
+# The clause of a message that asks ("... after radiation for throat cancer, what helps":
+# "what helps"); a name told in the story is not what is asked about.
+_ASKING = re.compile(
+    r"\b(what|how|can|could|does|do|is|are|should|why|when|which|will|would|any)\b|\?",
+    re.IGNORECASE,
+)
+
+
+def _asking_part(question: str) -> str:
+    clauses = [c for c in re.split(r"[,.;!\n]+|\s(?:and|but|so)\s", question) if c.strip()]
+    asking = [c for c in clauses if _ASKING.search(c)]
+    return " ".join(asking) if asking else question
+
+
+def not_in_library(
+    question: str, terms: MedicalTerms, known: Callable[[str], bool] | None
+) -> list[str]:
+    """Names of conditions or medicines the question asks about that no article uses."""
+    if known is None:
+        return []
+    return terms.missing(_asking_part(question), known)
+
+
+def asks_more_than(question: str, missing: list[str], known: Callable[[str], bool] | None) -> bool:
+    """Whether the asking part names something the library does use besides the missing
+    names ("quinine ... night time leg cramps": the cramps)."""
+    text = _asking_part(question).lower()
+    for name in missing:
+        text = text.replace(name, " ")
+    stems = tokenize([" ".join(subject_words(text))])[0]
+    return known is not None and any(known(s) for s in stems)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def supported_hits(

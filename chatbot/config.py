@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         description="reviewed patients' words for the library's terms ('locked up' for a "
         "cramp); defaults to the project's data/answers/lay_words.yaml",
     )
+    medical_terms_file: Path | None = Field(
+        default=None,
+        description="names of conditions, medicines and tests; a question naming one no "
+        "article uses is told so. Defaults to the project's data/answers/medical_terms.txt",
+    )
     triage_dir: Path | None = Field(
         default=None, description="reviewed triage tables; defaults to the project's data/triage"
     )

@@ -440,6 +440,11 @@ class HybridRetriever:
             timings["sections_ms"] = _ms(clock)
         return list(grouped.values())
 
+    def knows(self, stem: str, snapshot: Snapshot | None = None) -> bool:
+        """Whether any chunk of the index uses this BM25 term ("quinine" in a library
+        about cramps: no)."""
+        return stem in _bm25_for(snapshot or self.reader.snapshot()).vocab
+
     def article_terms(self, article_id: str, snapshot: Snapshot | None = None) -> frozenset[str]:
         """Every BM25 term of one article (all its chunks), cached per index version: what
         a question's subject is checked against ("diabetes" is in no spasm article)."""

@@ -70,12 +70,15 @@ def test_follow_up_stays_on_stroke_spasticity(bot: Chatbot) -> None:
 
 
 def test_out_of_scope_says_so_plainly(bot: Chatbot) -> None:
-    for question in ("What is the capital of France?", "How do I treat diabetes?"):
+    for question, says in (
+        ("What is the capital of France?", "the articles in this library don't cover that"),
+        ("How do I treat diabetes?", "The articles in this library don't mention diabetes"),
+    ):
         reply = bot.ask(question)
         assert_well_formed(reply)
-        assert reply.kind == "no_answer"
-        assert "don't cover" in reply.answer
-        assert "doctor" in reply.answer
+        assert reply.kind == "no_answer" and not reply.citations
+        assert says in reply.answer
+        assert "Please ask a doctor, pharmacist" in reply.answer
 
 
 def test_emergency_first_and_mid_conversation(bot: Chatbot) -> None:
@@ -481,3 +484,33 @@ def test_cli_bad_input_is_a_clear_error(seed_store: Path, tmp_path: Path) -> Non
     assert run.returncode == 2 and "line 1" in run.stderr
     missing = _run(["ask", "hello"], tmp_path / "nothing-here")
     assert "python -m ingest" in missing.stdout + missing.stderr
+
+
+def test_a_medicine_the_library_never_mentions_is_named_plainly(bot: Chatbot) -> None:
+    partly = bot.ask("does quinine help with night time leg cramps", "q1")
+    assert_well_formed(partly)
+    assert partly.kind == "answer"
+    assert partly.answer.startswith("The articles in this library don't mention quinine.")
+    assert "Immediate Management" in partly.answer or partly.citations
+    unknown = bot.ask("what is restless legs syndrome", "q2")
+    assert_well_formed(unknown)
+    assert unknown.kind == "no_answer" and not unknown.citations
+    assert unknown.answer.startswith(
+        "The articles in this library don't mention restless legs syndrome, so I can't"
+    )
+    # a patient's name for what the articles call otherwise is not missing
+    botox = bot.ask("is botox used for spasticity after a stroke", "q3")
+    assert botox.kind == "answer" and "don't mention" not in botox.answer
+    assert "Botulinum" in botox.answer or "botulinum" in botox.answer
+
+
+def test_thanks_ends_a_conversation_politely_not_with_a_refusal(bot: Chatbot) -> None:
+    bot.ask("What are muscle spasms?", "t1")
+    for text in ("thanks", "ok thank you so much!", "cheers 👍"):
+        reply = bot.ask(text, "t1")
+        assert_well_formed(reply)
+        assert reply.answer.startswith("You're welcome. Ask another question whenever you like.")
+        assert "don't cover" not in reply.answer
+    # thanks with a question is a question
+    follow = bot.ask("thanks, and what causes them?", "t1")
+    assert follow.kind == "answer"

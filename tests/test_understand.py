@@ -79,3 +79,42 @@ def test_a_broken_question_type_table_names_the_file(tmp_path: Path) -> None:
     path.write_text("types: {}\n", encoding="utf-8")
     with pytest.raises(QuestionTypeError, match=r"types\.yaml: types"):
         load_question_types(path)
+
+
+def test_names_the_library_never_uses_are_found_in_the_asking_part_only() -> None:
+    from chatbot.chain import asks_more_than, not_in_library
+    from chatbot.coverage import load_medical_terms
+    from chatbot.retrieve import tokenize
+
+    library = set(tokenize(["muscle cramps at night in the legs when walking, radiation, neck"])[0])
+    terms = load_medical_terms()
+
+    def known(stem: str) -> bool:
+        return stem in library
+
+    quinine = "does quinine help with night time leg cramps"
+    assert not_in_library(quinine, terms, known) == ["quinine"]
+    assert asks_more_than(quinine, ["quinine"], known)  # the cramps: answer, with a note
+    assert not_in_library("what is restless legs syndrome", terms, known) == [
+        "restless legs syndrome"
+    ]
+    assert not asks_more_than("what is restless legs syndrome", ["restless legs syndrome"], known)
+    # told in the story, not asked about
+    story = "I get spasms in my neck after radiation for throat cancer, what helps"
+    assert not_in_library(story, terms, known) == []
+    # "walking problems": "problems" says what kind of thing, not which
+    assert not_in_library("does he have walking problems", terms, known) == []
+
+
+def test_a_question_naming_what_the_library_lacks_is_told_so(tmp_path: Path) -> None:
+    from chatbot.coverage import MedicalTermsError, load_medical_terms
+
+    path = tmp_path / "terms.txt"
+    path.write_text("# a comment\nQuinine\n\nrestless legs syndrome\n", encoding="utf-8")
+    terms = load_medical_terms(path)
+    assert terms.named("Is QUININE ok for restless legs syndrome?") == [
+        "quinine",
+        "restless legs syndrome",
+    ]
+    with pytest.raises(MedicalTermsError, match="missing"):
+        load_medical_terms(tmp_path / "absent.txt")
