@@ -66,6 +66,15 @@ INDEX_PROBLEM = (
 )
 INTERNAL_ERROR = "Sorry, something went wrong while answering. Please try again."
 EMPTY = 'Please type a question about your health, for example: "What causes muscle cramps?"'
+# A message this short right after an emergency or urgent reply, and referring back to it
+# ("is this serious", "what can he do meanwhile"), is read as its follow-up.
+_FOLLOW_UP_WORDS = 12
+_REFERS_BACK = re.compile(
+    r"\b(this|that|it|its|he|she|him|her|his|they|them|meanwhile|until then|till then|"
+    r"while (we|i) wait|now what|what (should|do|can|must) (i|we) do|emergency|ambulance|"
+    r"hospital|a&e|serious|urgent|wait)\b",
+    re.IGNORECASE,
+)
 # "thanks", "ok bye": the end of a conversation, not a question the articles must answer
 ACKNOWLEDGED = "You're welcome. Ask another question whenever you like."
 _ACKNOWLEDGEMENT = re.compile(
@@ -147,6 +156,21 @@ def build_chain(
         # an over-long message: its start and its end (where a plea for help often is)
         assessed = f"{question[:limit]}\n{question[-limit:]}" if too_long else question
         out["assessment"] = triage.assess(assessed) if assessed else None
+        previous = history[-1] if history else None
+        if (
+            previous is not None
+            and previous.kind in ("emergency", "urgent")
+            and out["assessment"] is not None
+            and not out["assessment"].takes_over
+            and len(question.split()) <= _FOLLOW_UP_WORDS
+            and _REFERS_BACK.search(question)
+        ):
+            # "is this an emergency?" right after an urgent reply: read with the message it
+            # follows, so the instruction is given again rather than "not covered"
+            together = triage.assess(f"{previous.question}\n{assessed}")
+            if together.takes_over and not _ACKNOWLEDGEMENT.fullmatch(question):
+                out["assessment"] = together
+                out["assessed"] = f"{previous.question}\n{question}"
         if not question:
             out["refusal"] = EMPTY
         elif _ACKNOWLEDGEMENT.fullmatch(question):
@@ -174,7 +198,9 @@ def build_chain(
             assessment.language,
         )
         kind: Kind = "emergency" if assessment.level == "emergency" else "urgent"
-        reply = finalize(kind, body, settings.disclaimer, query=state["question"])
+        # a follow-up read with the message it follows keeps both, for the next follow-up
+        query = state.get("assessed") or state["question"]
+        reply = finalize(kind, body, settings.disclaimer, query=query)
         reply.triage = _triage_record(assessment)
         return _timed(reply, state)
 
@@ -584,7 +610,14 @@ class Chatbot:
                 log.exception("answering failed")
                 reply = finalize("error", INTERNAL_ERROR, self.settings.disclaimer)
             reply.timings["total_ms"] = _ms(started)
-            if reply.kind in ("answer", "no_answer") and reply.query:
+            if reply.kind in ("emergency", "urgent"):
+                # kept so a short follow-up ("is this serious?") is read with it
+                topic = history[-1].topic if history else ""
+                asked = reply.query or clean_question(question)
+                session.history.append(
+                    Turn(question=asked, query=asked, kind=reply.kind, topic=topic)
+                )
+            elif reply.kind in ("answer", "no_answer") and reply.query:
                 topic = history[-1].topic if history else ""
                 asked = clean_question(question)
                 cited = [f"{c.title} {c.section} {c.snippet}" for c in reply.citations]

@@ -514,3 +514,19 @@ def test_thanks_ends_a_conversation_politely_not_with_a_refusal(bot: Chatbot) ->
     # thanks with a question is a question
     follow = bot.ask("thanks, and what causes them?", "t1")
     assert follow.kind == "answer"
+
+
+def test_a_short_follow_up_to_an_urgent_reply_gets_the_instruction_again(bot: Chatbot) -> None:
+    first = bot.ask("my husbands calf cramp is now red swollen and warm to touch", "u1")
+    assert first.kind == "urgent"
+    for text in ("is this an emergency", "ok what can he do for the cramp meanwhile"):
+        again = bot.ask(text, "u1")
+        assert_well_formed(again)
+        # not "the articles don't cover that", and not the massage advice of an ordinary
+        # cramp answer, which the instruction forbids here
+        assert again.kind == "urgent" and again.answer.startswith("**Get medical help today.**")
+        assert "Massage of the affected area" not in again.answer
+    assert bot.ask("thanks", "u1").answer.startswith("You're welcome.")
+    # a new, unrelated question is answered as itself
+    later = bot.ask("what causes muscle cramps in athletes who play in the summer heat", "u1")
+    assert later.kind == "answer"
