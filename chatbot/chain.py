@@ -38,7 +38,13 @@ from chatbot.answer import (
 )
 from chatbot.compose import compose
 from chatbot.config import Settings
-from chatbot.coverage import MedicalTerms, load_medical_terms
+from chatbot.coverage import (
+    MedicalTerms,
+    asks_more_than,
+    listed,
+    load_medical_terms,
+    not_in_library,
+)
 from chatbot.lay_words import LayWords, load_lay_words
 from chatbot.rephrase import Rewrite, rewrite, subject_words, topic_after
 from chatbot.reply import Citation, Kind, Reply, RetrievedChunk, TriageRecord
@@ -157,6 +163,7 @@ def build_chain(
         assessed = f"{question[:limit]}\n{question[-limit:]}" if too_long else question
         out["assessment"] = triage.assess(assessed) if assessed else None
         previous = history[-1] if history else None
+        thanks = bool(question) and _ACKNOWLEDGEMENT.fullmatch(question) is not None
         if (
             previous is not None
             and previous.kind in ("emergency", "urgent")
@@ -168,12 +175,12 @@ def build_chain(
             # "is this an emergency?" right after an urgent reply: read with the message it
             # follows, so the instruction is given again rather than "not covered"
             together = triage.assess(f"{previous.question}\n{assessed}")
-            if together.takes_over and not _ACKNOWLEDGEMENT.fullmatch(question):
+            if together.takes_over and not thanks:
                 out["assessment"] = together
                 out["assessed"] = f"{previous.question}\n{question}"
         if not question:
             out["refusal"] = EMPTY
-        elif _ACKNOWLEDGEMENT.fullmatch(question):
+        elif thanks:
             out["refusal"] = ACKNOWLEDGED
         elif too_long:
             out["refusal"] = (
@@ -342,9 +349,9 @@ def build_chain(
         if assessment is not None and assessment.safety_net:
             notes.append(writer.safety_net(assessment))
         if missing and citations:
-            notes.insert(0, NOT_MENTIONED.format(names=_listed(missing)))
+            notes.insert(0, NOT_MENTIONED.format(names=listed(missing)))
         if not citations:
-            declined = NOT_COVERED.format(names=_listed(missing)) if missing else NO_ANSWER
+            declined = NOT_COVERED.format(names=listed(missing)) if missing else NO_ANSWER
             body = "\n\n".join([declined, *notes])
             reply = finalize("no_answer", body, settings.disclaimer, query=query)
         else:
@@ -378,43 +385,6 @@ def build_chain(
         grounded,
     )
     return (RunnableLambda(prepare, name="prepare") | branch).with_config(run_name="health_chat")
-
-
-# The clause of a message that asks ("... after radiation for throat cancer, what helps":
-# "what helps"); a name told in the story is not what is asked about.
-_ASKING = re.compile(
-    r"\b(what|how|can|could|does|do|is|are|should|why|when|which|will|would|any)\b|\?",
-    re.IGNORECASE,
-)
-
-
-def _asking_part(question: str) -> str:
-    clauses = [c for c in re.split(r"[,.;!\n]+|\s(?:and|but|so)\s", question) if c.strip()]
-    asking = [c for c in clauses if _ASKING.search(c)]
-    return " ".join(asking) if asking else question
-
-
-def not_in_library(
-    question: str, terms: MedicalTerms, known: Callable[[str], bool] | None
-) -> list[str]:
-    """Names of conditions or medicines the question asks about that no article uses."""
-    if known is None:
-        return []
-    return terms.missing(_asking_part(question), known)
-
-
-def asks_more_than(question: str, missing: list[str], known: Callable[[str], bool] | None) -> bool:
-    """Whether the asking part names something the library does use besides the missing
-    names ("quinine ... night time leg cramps": the cramps)."""
-    text = _asking_part(question).lower()
-    for name in missing:
-        text = text.replace(name, " ")
-    stems = tokenize([" ".join(subject_words(text))])[0]
-    return known is not None and any(known(s) for s in stems)
-
-
-def _listed(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def supported_hits(
@@ -564,8 +534,11 @@ class Chatbot:
         retriever: HybridRetriever,
         triage: Triage,
         max_sessions: int = 10_000,
+        lay_words: LayWords | None = None,
     ) -> None:
         self.triage = triage
+        # the same table the chain searches with: a turn's topic uses the library's words
+        self.lay_words = lay_words or load_lay_words(settings.lay_words_file)
         self.settings = settings
         self.chain = chain
         self.retriever = retriever
@@ -622,7 +595,7 @@ class Chatbot:
                 asked = clean_question(question)
                 cited = [f"{c.title} {c.section} {c.snippet}" for c in reply.citations]
                 # "my calf locked up": the topic is the cramp, in the library's words
-                lay = load_lay_words(self.settings.lay_words_file).library_words(asked)
+                lay = self.lay_words.library_words(asked)
                 said = f"{self.triage.fix_typos(asked)} {lay}".strip()
                 session.history.append(
                     Turn(
@@ -660,5 +633,6 @@ def build_chatbot(
     retriever = HybridRetriever(reader, encoder, settings)
     triage = triage or triage_from_settings(settings, encoder)
     llm = llm if llm is not None else make_llm(settings)
-    chain = build_chain(settings, retriever, triage, llm)
-    return Chatbot(settings, chain, retriever, triage)
+    lay_words = load_lay_words(settings.lay_words_file)
+    chain = build_chain(settings, retriever, triage, llm, lay_words=lay_words)
+    return Chatbot(settings, chain, retriever, triage, lay_words=lay_words)

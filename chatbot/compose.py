@@ -314,10 +314,11 @@ def compose(
     # the subject retrieval ranked first, and the words the patient used: another article
     # is about the same thing only when its title adds nothing else ("Lupus" does not
     # make "Lupus Nephritis" the subject, nor "Snoring" "Sleep Apnea")
-    subject = set(score.all_terms) | _title_terms(sources[0])
+    titles = {s.n: _title_terms(s) for s in sources}
+    subject = set(score.all_terms) | titles[sources[0].n]
 
     def on_subject(source: Source) -> bool:
-        return _title_terms(source) <= subject
+        return titles[source.n] <= subject
 
     def heading_bonus(source: Source) -> float:
         path = str(source.hit.metadata.get("section", ""))

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from chatbot.datafile import load_versioned
+from chatbot.rephrase import subject_words
 from chatbot.retrieve import tokenize
 
 # Words of a name that say what kind of thing it is, not which: "walking problems" is not
@@ -98,8 +99,7 @@ class MedicalTerms:
         return out
 
 
-@lru_cache(maxsize=4)
-def _load(path: Path, mtime: float) -> MedicalTerms:
+def _load(path: Path) -> MedicalTerms:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as exc:
@@ -116,6 +116,44 @@ def _load(path: Path, mtime: float) -> MedicalTerms:
     return MedicalTerms(re.compile(rf"(?<![\w'-])(?:{body})(?![\w'-])"))
 
 
+# The clause of a message that asks ("... after radiation for throat cancer, what helps":
+# "what helps"); a name told in the story is not what is asked about.
+_ASKING = re.compile(
+    r"\b(what|how|can|could|does|do|is|are|should|why|when|which|will|would|any)\b|\?",
+    re.IGNORECASE,
+)
+
+
+def _asking_part(question: str) -> str:
+    clauses = [c for c in re.split(r"[,.;!\n]+|\s(?:and|but|so)\s", question) if c.strip()]
+    asking = [c for c in clauses if _ASKING.search(c)]
+    return " ".join(asking) if asking else question
+
+
+def not_in_library(
+    question: str, terms: MedicalTerms, known: Callable[[str], bool] | None
+) -> list[str]:
+    """Names of conditions or medicines the question asks about that no article uses."""
+    if known is None:
+        return []
+    return terms.missing(_asking_part(question), known)
+
+
+def asks_more_than(question: str, missing: list[str], known: Callable[[str], bool] | None) -> bool:
+    """Whether the asking part names something the library does use besides the missing
+    names ("quinine ... night time leg cramps": the cramps)."""
+    text = _asking_part(question).lower()
+    for name in missing:
+        text = text.replace(name, " ")
+    stems = tokenize([" ".join(subject_words(text))])[0]
+    return known is not None and any(known(s) for s in stems)
+
+
+def listed(names: list[str]) -> str:
+    """ "quinine", "quinine or tizanidine", "a, b or c"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def default_medical_terms_file() -> Path:
     """``data/answers/medical_terms.txt`` of this project (ships with the code)."""
     return Path(__file__).resolve().parents[1] / "data" / "answers" / "medical_terms.txt"
@@ -123,9 +161,6 @@ def default_medical_terms_file() -> Path:
 
 def load_medical_terms(path: Path | None = None) -> MedicalTerms:
     """The list at ``path`` (default: the project's), compiled once per file version."""
-    path = path or default_medical_terms_file()
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError as exc:
-        raise MedicalTermsError(f"{path}: the medical-terms list is missing") from exc
-    return _load(path, mtime)
+    return load_versioned(
+        path or default_medical_terms_file(), _load, MedicalTermsError, "medical-terms list"
+    )

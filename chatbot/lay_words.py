@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatbot.datafile import load_versioned, read_yaml
 
 
 class LayWordsError(ValueError):
@@ -68,20 +68,8 @@ class LayWords:
         return " ".join(found)
 
 
-@lru_cache(maxsize=4)
-def _load(path: Path, mtime: float) -> LayWords:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise LayWordsError(f"{path}: the lay-words table is missing") from exc
-    except yaml.YAMLError as exc:
-        raise LayWordsError(f"{path}: not valid YAML ({exc})") from exc
-    try:
-        spec = _TableSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(x) for x in first["loc"])
-        raise LayWordsError(f"{path}: {field}: {first['msg']}") from exc
+def _load(path: Path) -> LayWords:
+    spec = read_yaml(path, _TableSpec, LayWordsError, "lay-words table")
     entries = []
     for i, entry in enumerate(spec.words):
         try:
@@ -106,9 +94,4 @@ def default_lay_words_file() -> Path:
 
 def load_lay_words(path: Path | None = None) -> LayWords:
     """The table at ``path`` (default: the project's), compiled once per file version."""
-    path = path or default_lay_words_file()
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError as exc:
-        raise LayWordsError(f"{path}: the lay-words table is missing") from exc
-    return _load(path, mtime)
+    return load_versioned(path or default_lay_words_file(), _load, LayWordsError, "lay-words table")

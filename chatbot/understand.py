@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from chatbot.datafile import load_versioned, read_yaml
 from chatbot.rephrase import subject_phrase
 
 CONFIDENT = 0.7  # at or above: prefer the type's sections
@@ -122,20 +121,8 @@ def _compile(pattern: str, where: str) -> re.Pattern[str]:
         raise QuestionTypeError(f"{where}: {pattern!r} is not a valid pattern ({exc})") from exc
 
 
-@lru_cache(maxsize=4)
-def _load(path: Path, mtime: float) -> QuestionTypes:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise QuestionTypeError(f"{path}: the question-type table is missing") from exc
-    except yaml.YAMLError as exc:
-        raise QuestionTypeError(f"{path}: not valid YAML ({exc})") from exc
-    try:
-        spec = _TableSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(x) for x in first["loc"])
-        raise QuestionTypeError(f"{path}: {field}: {first['msg']}") from exc
+def _load(path: Path) -> QuestionTypes:
+    spec = read_yaml(path, _TableSpec, QuestionTypeError, "question-type table")
     types = []
     for name, t in spec.types.items():
         where = f"{path}: types.{name}"
@@ -161,9 +148,6 @@ def default_question_types_file() -> Path:
 
 def load_question_types(path: Path | None = None) -> QuestionTypes:
     """The table at ``path`` (default: the project's), compiled once per file version."""
-    path = path or default_question_types_file()
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError as exc:
-        raise QuestionTypeError(f"{path}: the question-type table is missing") from exc
-    return _load(path, mtime)
+    return load_versioned(
+        path or default_question_types_file(), _load, QuestionTypeError, "question-type table"
+    )

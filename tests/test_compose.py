@@ -22,9 +22,9 @@ LISTED = (
 )
 
 
-def hit(n: int, body: str, section: str) -> Hit:
-    meta = {"title": "Ocular albinism", "section": section, "body": body, "article_id": f"A{n}"}
-    return Hit(chunk_id=f"A{n}::0", text=body, metadata=meta, dense=0.7)
+def hit(n: int, body: str, section: str, title: str = "Ocular albinism", fused: float = 0.0) -> Hit:
+    meta = {"title": title, "section": section, "body": body, "article_id": f"A{n}"}
+    return Hit(chunk_id=f"A{n}::0", text=body, metadata=meta, dense=0.7, fused=fused)
 
 
 def test_questions_and_pointers_to_missing_tables_are_not_answers() -> None:
@@ -167,11 +167,6 @@ def test_a_title_the_question_names_points_at_its_article() -> None:
     assert named_articles(snapshot, "pain in my back") == set()
 
 
-def titled(n: int, title: str, body: str, section: str, fused: float) -> Hit:
-    meta = {"title": title, "section": section, "body": body, "article_id": f"T{n}"}
-    return Hit(chunk_id=f"T{n}::0", text=body, metadata=meta, dense=0.7, fused=fused)
-
-
 def test_a_colon_whose_list_was_lost_neither_dangles_nor_leaves_a_fragment() -> None:
     body = (
         "Some people get cramps often, including:\n"
@@ -191,15 +186,19 @@ def test_a_colon_whose_list_was_lost_neither_dangles_nor_leaves_a_fragment() -> 
 def test_a_typed_section_of_another_condition_does_not_answer_this_one() -> None:
     from chatbot.understand import load_question_types
 
-    lupus = titled(
-        1, "Lupus", "Lupus is a disease of the immune system. It can hurt joints.", "Overview", 0.9
+    lupus = hit(
+        1,
+        "Lupus is a disease of the immune system. It can hurt joints.",
+        "Overview",
+        title="Lupus",
+        fused=0.9,
     )
-    nephritis = titled(
+    nephritis = hit(
         2,
-        "Lupus Nephritis",
         "Lupus nephritis is diagnosed with urine tests and a kidney biopsy.",
         "Diagnosis",
-        0.75,
+        title="Lupus Nephritis",
+        fused=0.75,
     )
     question = "how do you check for lupus?"
     understanding = load_question_types().understand(question)
@@ -214,15 +213,19 @@ def test_a_clear_question_is_answered_by_its_section_not_a_long_general_one() ->
     from chatbot.understand import load_question_types
 
     story = " ".join(f"Cramps can follow sport number {i} in the summer months." for i in range(40))
-    overview = titled(
-        1, "Muscle cramps", f"Leg cramps are common at night.\n\n{story}", "Overview", 0.8
+    overview = hit(
+        1,
+        f"Leg cramps are common at night.\n\n{story}",
+        "Overview",
+        title="Muscle cramps",
+        fused=0.8,
     )
-    seek = titled(
+    seek = hit(
         2,
-        "Understanding muscle cramps",
         "Consult a healthcare provider if cramps:\n- Are severe or recurrent\n- Follow an injury",
         "When to Seek Medical Attention",
-        0.55,
+        title="Understanding muscle cramps",
+        fused=0.55,
     )
     question = "when do i actually need a doctor for my leg cramps"
     understanding = load_question_types().understand(question)

@@ -4,7 +4,9 @@ Each table's own examples are run here, as its header promises the content team.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,13 +14,17 @@ from chatbot.lay_words import LayWordsError, load_lay_words
 from chatbot.understand import QuestionTypeError, load_question_types
 
 
-def _type_cases() -> list[tuple[str, str, bool]]:
-    table = load_question_types()
+def _cases(entries: Iterable[Any], label: str) -> list[tuple[str, str, bool]]:
+    """(the entry's label, question, must it apply) for every example and not_example."""
     return [
-        (t.name, q, must)
-        for t in table.types
-        for q, must in [*((q, True) for q in t.examples), *((q, False) for q in t.not_examples)]
+        (getattr(e, label), q, must)
+        for e in entries
+        for q, must in [*((q, True) for q in e.examples), *((q, False) for q in e.not_examples)]
     ]
+
+
+def _type_cases() -> list[tuple[str, str, bool]]:
+    return _cases(load_question_types().types, "name")
 
 
 @pytest.mark.parametrize(("name", "question", "must"), _type_cases())
@@ -35,12 +41,7 @@ def test_a_clearly_asked_type_is_confident_even_with_a_library_word_for_pills() 
 
 
 def _lay_cases() -> list[tuple[str, str, bool]]:
-    table = load_lay_words()
-    return [
-        (e.means, q, must)
-        for e in table.entries
-        for q, must in [*((q, True) for q in e.examples), *((q, False) for q in e.not_examples)]
-    ]
+    return _cases(load_lay_words().entries, "means")
 
 
 @pytest.mark.parametrize(("means", "question", "must"), _lay_cases())
@@ -82,8 +83,7 @@ def test_a_broken_question_type_table_names_the_file(tmp_path: Path) -> None:
 
 
 def test_names_the_library_never_uses_are_found_in_the_asking_part_only() -> None:
-    from chatbot.chain import asks_more_than, not_in_library
-    from chatbot.coverage import load_medical_terms
+    from chatbot.coverage import asks_more_than, load_medical_terms, not_in_library
     from chatbot.retrieve import tokenize
 
     library = set(tokenize(["muscle cramps at night in the legs when walking, radiation, neck"])[0])
