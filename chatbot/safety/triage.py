@@ -254,7 +254,7 @@ class Triage:
                         suppressed = "unless"
                 evidence = f"{rule.id}: {m.group(0).strip()}"
                 if rule.also is not None:
-                    other = self._companion(prepared, rule.also)
+                    other = self._companion(prepared, rule)
                     if other is None:
                         break  # the co-symptom is nowhere in the message
                     evidence += f" + {other[0]}"
@@ -292,11 +292,21 @@ class Triage:
                     break
         return findings
 
-    def _companion(self, prepared: Prepared, pattern: re.Pattern[str]) -> tuple[str, int] | None:
-        """The first co-symptom that is not negated, and where it is."""
-        for m in pattern.finditer(prepared.match):
-            if not self.context.negated(prepared, m.start(), m.end()):
-                return m.group(0).strip(), m.start()
+    def _companion(self, prepared: Prepared, rule: _Rule) -> tuple[str, int] | None:
+        """The first co-symptom that is not negated nor explained by the rule's benign
+        context in its own part of the sentence ("2 weeks old and sometimes pauses for 5
+        seconds then carries on"), and where it is."""
+        assert rule.also is not None
+        for m in rule.also.finditer(prepared.match):
+            if self.context.negated(prepared, m.start(), m.end()):
+                continue
+            if rule.unless is not None:
+                segment = prepared.segment_at(m.start())
+                if rule.unless.search(segment) and not (
+                    rule.acute_overrides and self.context.acute.search(segment)
+                ):
+                    continue
+            return m.group(0).strip(), m.start()
         return None
 
     def _semantic_findings(
