@@ -34,6 +34,7 @@ _SENTENCE_END = re.compile(r"[.!?;\u0964\u0965\u3002\uff01\uff1f]+(?=\s|$)|\n|[\
 _CLAUSE_PUNCT = re.compile(r"[,:()\u060c\uff0c\u3001]")
 _OTHER_PUNCT = re.compile(r"[^\w\s'|\u0900-\u0dff]")  # keep Indic vowel signs
 _SENTENCE_CHARS = re.compile(r"[.!?;\u0964\u0965\u3002\uff01\uff1f\n]")
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 
 
 def _strip_latin_accents(text: str) -> str:
@@ -136,7 +137,7 @@ def prepare(text: str, typos: Mapping[str, str]) -> Prepared:
     for m in _CLAUSE_WORDS.finditer(norm):
         clause_starts.add(m.start())
         segment_starts.add(m.start())
-    match = _SENTENCE_CHARS.sub("|", norm)
+    match = _SENTENCE_CHARS.sub("|", _DECIMAL_POINT.sub(" ", norm))  # "3.2" is one reading
     match = _OTHER_PUNCT.sub(" ", match)
     return Prepared(
         text=norm,

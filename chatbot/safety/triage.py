@@ -252,6 +252,9 @@ class Triage:
                         rule.acute_overrides and self.context.acute.search(sentence)
                     ):
                         suppressed = "unless"
+                    elif rule.unless.search(m.group(0)):
+                        # the match runs on past its own part: "swollen, 2cm, not spreading"
+                        suppressed = "unless"
                 evidence = f"{rule.id}: {m.group(0).strip()}"
                 if rule.also is not None:
                     other = self._companion(prepared, rule)
