@@ -235,6 +235,8 @@ class Triage:
                 suppressed = self._suppression(
                     prepared, m.start(), m.end(), rule.category, rule.suppressed_by
                 )
+                if suppressed is None and self._ends_negated(prepared, m, rule):
+                    suppressed = "negated"
                 sentence_start = prepared.sentence_span(m.start())[0]
                 if suppressed is None and (
                     rule.mention_only
@@ -294,6 +296,29 @@ class Triage:
                     done.add(rule.category)
                     break
         return findings
+
+    def _ends_negated(self, prepared: Prepared, m: re.Match[str], rule: _Rule) -> bool:
+        """The symptom that ends a match ("in the kitchen ... no vomiting or confusion")
+        is negated: a pattern of a setting and then a symptom is only as true as its
+        symptom."""
+        allowed = rule.suppressed_by if rule.suppressed_by is not None else self._allowed(
+            rule.category
+        )
+        if "negated" not in allowed:
+            return False
+        last = None
+        for found in self.context.symptoms.finditer(prepared.match, m.start(), m.end()):
+            last = found
+        # only when the symptom sits in a later clause than the match's start: in "not
+        # breathing" the negation is the red flag itself
+        if last is None or last.end() != m.end():
+            return False
+        clause_start = prepared.clause_span(last.start())[0]
+        return (
+            clause_start > m.start()
+            and not rule.match.search(prepared.match, clause_start, m.end())
+            and self.context.negated(prepared, last.start(), last.end())
+        )
 
     def _companion(self, prepared: Prepared, rule: _Rule) -> tuple[str, int] | None:
         """The first co-symptom that is not negated nor explained by the rule's benign
