@@ -31,6 +31,8 @@ class ContextRules:
     symptoms: re.Pattern[str]
     everyday_symptoms: re.Pattern[str]
     long_standing: re.Pattern[str] | None
+    normal_temperature: re.Pattern[str] | None
+    fever_reading: re.Pattern[str] | None
     negation_after: re.Pattern[str]
     joking: re.Pattern[str]
     animal: re.Pattern[str]
@@ -68,6 +70,10 @@ class ContextRules:
             symptoms=compiler.compile(spec.symptoms),
             everyday_symptoms=compiler.compile(spec.everyday_symptoms),
             long_standing=compiler.compile(spec.long_standing) if spec.long_standing else None,
+            normal_temperature=compiler.compile(spec.normal_temperature)
+            if spec.normal_temperature
+            else None,
+            fever_reading=compiler.compile(spec.fever_reading) if spec.fever_reading else None,
             negation_after=re.compile(
                 r"^\s*(?:(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after_filler)
@@ -223,6 +229,14 @@ class ContextRules:
         if not self.question_start.search(sentence) or self.personal.search(sentence):
             return False
         return bool(self.info_words.search(sentence) or self.generic_start.search(sentence))
+
+    def normal_temperature_only(self, sentence: str) -> bool:
+        """The sentence gives a temperature, and it is not a fever ("temp of 37.5")."""
+        return bool(
+            self.normal_temperature is not None
+            and self.normal_temperature.search(sentence)
+            and not (self.fever_reading is not None and self.fever_reading.search(sentence))
+        )
 
     def describes_symptoms(self, prepared: Prepared) -> bool:
         """The writer describes their own (or someone's) symptoms, not a general topic."""

@@ -168,6 +168,10 @@ class ContextSpec(_Strict):
     symptoms: list[str]  # for the safety net: a symptom described by the writer
     everyday_symptoms: list[str]  # ... but not these alone: the library's own subject
     long_standing: list[str] = []  # "for months", "every evening": not sudden, no safety net
+    # "temp of 37.5", "36.8", "98.6F": a reading that is not a fever; the encoder cannot
+    # read numbers, so its fever-driven suggestions for that sentence are dropped
+    normal_temperature: list[str] = []
+    fever_reading: list[str] = []  # "38.5", "39", "102F": a fever, which keeps them
     languages: dict[str, list[str]]  # cue words of languages the detector misreads
     examples: dict[Context | Literal["acute"], list[str]]
 

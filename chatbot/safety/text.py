@@ -28,6 +28,8 @@ _LAUGHING = re.compile(
     "[\U0001f602\U0001f923\U0001f605\U0001f606\U0001f604\U0001f601\U0001f61c\U0001f61d]"
 )
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
+# "3wks", "38wks", "2yo", "20mins": the number and its unit as two words
+_NUMBER_UNIT = re.compile(r"\b(\d+)(wks?|weeks?|mths?|months?|mos?|yrs?|yo|days?|hrs?|mins?)\b")
 _WORD = re.compile(r"[a-z][a-z']*")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _SENTENCE_END = re.compile(r"[.!?;\u0964\u0965\u3002\uff01\uff1f]+(?=\s|$)|\n|[\u0964\u3002]")
@@ -64,6 +66,7 @@ def normalize_line(text: str, typos: Mapping[str, str]) -> str:
     text = _strip_latin_accents(text)
     text = _DASHES.sub(" ", text)
     text = _STRETCHED.sub(r"\1", text)  # no English word has three identical letters in a row
+    text = _NUMBER_UNIT.sub(r"\1 \2", text)
     if typos:
         text = _WORD.sub(lambda m: typos.get(m.group(0), m.group(0)), text)
     return _SPACES.sub(" ", text).strip()

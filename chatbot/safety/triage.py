@@ -85,6 +85,10 @@ class _Rule:
     suppressed_by: tuple[str, ...] | None
 
 
+# categories the encoder suggests from a temperature it cannot read the number of
+_FEVER_LED = frozenset({"infant", "sepsis", "heat_stroke"})
+
+
 class Triage:
     """Built once per process from the tables (and the encoder, for the semantic layer)."""
 
@@ -301,8 +305,8 @@ class Triage:
         """The symptom that ends a match ("in the kitchen ... no vomiting or confusion")
         is negated: a pattern of a setting and then a symptom is only as true as its
         symptom."""
-        allowed = rule.suppressed_by if rule.suppressed_by is not None else self._allowed(
-            rule.category
+        allowed = (
+            rule.suppressed_by if rule.suppressed_by is not None else self._allowed(rule.category)
         )
         if "negated" not in allowed:
             return False
@@ -411,8 +415,12 @@ class Triage:
                 suppressed: Context | Literal["unless", "crisis only"] | None = (
                     why if why is not None and why in allowed else None
                 )
-                if suppressed is None and self.context.negates_a_symptom(
-                    prepared, sentence.start, sentence.end
+                if suppressed is None and (
+                    self.context.negates_a_symptom(prepared, sentence.start, sentence.end)
+                    or (
+                        s.label in _FEVER_LED
+                        and self.context.normal_temperature_only(sentence.match)
+                    )
                 ):
                     suppressed = "negated"
                 if suppressed is None:
