@@ -317,6 +317,9 @@ class Triage:
         # breathing" the negation is the red flag itself
         if last is None or last.end() != m.end():
             return False
+        before = prepared.match[max(m.start(), last.start() - 20) : last.start()].split()
+        if before and f"{before[-1]} {last.group(0).strip()}" in rule.match.pattern:
+            return False  # "not sweating" is written into the rule: the negation is the flag
         clause_start = prepared.clause_span(last.start())[0]
         return (
             clause_start > m.start()
