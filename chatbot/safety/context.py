@@ -14,6 +14,12 @@ from chatbot.safety.patterns import Compiler
 from chatbot.safety.tables import Context, ContextSpec
 from chatbot.safety.text import Prepared
 
+# a symptom phrase that is itself negative ("not breathing", "can't wake")
+_NEGATIVE_START = re.compile(
+    r"\s*(?:not|no|isn't|isnt|is not|wasn't|wasnt|never|can't|cant|cannot|won't|wont|"
+    r"doesn't|doesnt|don't|dont)\b"
+)
+
 
 @dataclass(frozen=True)
 class ContextRules:
@@ -97,8 +103,14 @@ class ContextRules:
 
     def negated(self, prepared: Prepared, start: int, end: int | None = None) -> bool:
         clause_start, clause_end = prepared.clause_span(start)
-        if end is not None and self.negation_after.search(
-            prepared.match[end : min(clause_end, end + 40)]
+        # "not breathing normal" is a double negative: the red flag, not its denial
+        if (
+            end is not None
+            and not (
+                _NEGATIVE_START.match(prepared.match, start)
+                and len(prepared.match[start:end].split()) <= 2
+            )
+            and self.negation_after.search(prepared.match[end : min(clause_end, end + 40)])
         ):
             return True
         before = prepared.match[max(clause_start, start - 80) : start]
