@@ -212,7 +212,7 @@ class Triage:
         category: str,
         override: tuple[str, ...] | None = None,
     ) -> Context | Literal["unless", "crisis only"] | None:
-        allowed = override if override is not None else self._allowed(category)
+        allowed = self._allowed(category, override)
         if "negated" in allowed and self.context.negated(prepared, start, end):
             return "negated"
         why = self.context.sentence_context(prepared.sentence_at(start))
@@ -253,10 +253,7 @@ class Triage:
                 if suppressed is None and rule.unless is not None:
                     # benign context counts in the same part of the sentence: "I came about
                     # cramps but now his whole body is shaking" is not explained by cramps
-                    sentence = prepared.segment_at(m.start())
-                    if rule.unless.search(sentence) and not (
-                        rule.acute_overrides and self.context.acute.search(sentence)
-                    ):
+                    if self._explained(rule, prepared.segment_at(m.start())):
                         suppressed = "unless"
                     elif rule.unless.search(m.group(0)):
                         # the match runs on past its own part: "swollen, 2cm, not spreading"
@@ -305,21 +302,16 @@ class Triage:
         """The symptom that ends a match ("in the kitchen ... no vomiting or confusion")
         is negated: a pattern of a setting and then a symptom is only as true as its
         symptom."""
-        allowed = (
-            rule.suppressed_by if rule.suppressed_by is not None else self._allowed(rule.category)
-        )
-        if "negated" not in allowed:
+        if "negated" not in self._allowed(rule.category, rule.suppressed_by):
             return False
         last = None
         for found in self.context.symptoms.finditer(prepared.match, m.start(), m.end()):
             last = found
-        # only when the symptom sits in a later clause than the match's start: in "not
-        # breathing" the negation is the red flag itself
         if last is None or last.end() != m.end():
             return False
-        before = prepared.match[max(m.start(), last.start() - 20) : last.start()].split()
-        if before and f"{before[-1]} {last.group(0).strip()}" in rule.match.pattern:
-            return False  # "not sweating" is written into the rule: the negation is the flag
+        # only when the symptom sits in a later clause than the match's start, and that
+        # clause is not itself a match of the rule: in "not breathing" the negation is the
+        # red flag itself
         clause_start = prepared.clause_span(last.start())[0]
         return (
             clause_start > m.start()
@@ -335,14 +327,19 @@ class Triage:
         for m in rule.also.finditer(prepared.match):
             if self.context.negated(prepared, m.start(), m.end()):
                 continue
-            if rule.unless is not None:
-                segment = prepared.segment_at(m.start())
-                if rule.unless.search(segment) and not (
-                    rule.acute_overrides and self.context.acute.search(segment)
-                ):
-                    continue
+            if self._explained(rule, prepared.segment_at(m.start())):
+                continue
             return m.group(0).strip(), m.start()
         return None
+
+    def _explained(self, rule: _Rule, segment: str) -> bool:
+        """The rule's benign context is in this part of a sentence, and nothing in it makes
+        the part acute again (unless the rule says acute words do not count)."""
+        return (
+            rule.unless is not None
+            and rule.unless.search(segment) is not None
+            and not (rule.acute_overrides and self.context.acute.search(segment))
+        )
 
     def _semantic_findings(
         self, prepared: Prepared, rules: list[Finding], language: str
@@ -608,7 +605,11 @@ class Triage:
             findings=tuple(findings),
         )
 
-    def _allowed(self, category: str) -> list[Context]:
+    def _allowed(self, category: str, override: Sequence[str] | None = None) -> Sequence[str]:
+        """What may set a finding of this category aside: the rule's own list when it has
+        one, else the category's."""
+        if override is not None:
+            return override
         return self.tables.red_flags.categories[category].suppressed_by
 
     def _who(self, prepared: Prepared) -> Carer | None:
