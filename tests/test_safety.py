@@ -94,6 +94,21 @@ def test_context_keeps_mentions_from_being_emergencies(text: str, why: str) -> N
     assert found.level == "none"
 
 
+def test_a_professionals_opening_leaves_the_question_general() -> None:
+    found = RULES.assess("im a GP, whats the NICE wells score threshold for a suspected DVT")
+    assert found.level == "none"
+    # the opening is stripped, not the rest: the nurse's own father is a case
+    found = RULES.assess("im a nurse and my dad has crushing chest pain right now")
+    assert found.categories[:1] == ("cardiac",)
+
+
+def test_a_stake_in_the_message_makes_a_general_question_personal() -> None:
+    general = "whats the amount of amitriptyline where you just dont wake up"
+    assert RULES.assess(general).level == "none"
+    found = RULES.assess(general + ". asking because i have 2 boxes here")
+    assert (found.level, found.categories[:1], found.crisis) == ("emergency", ("self_harm",), True)
+
+
 def test_acute_words_override_past_context() -> None:
     found = RULES.assess("he had a stroke last year and now his face is drooping again")
     assert found.categories[:1] == ("stroke",)
@@ -396,6 +411,12 @@ def test_a_very_sure_classifier_reports_a_personal_statement(tmp_path: Path) -> 
     assert (asked.level, asked.crisis) == ("none", True)
     negated = triage.assess("xyzzy i'm not suicidal, i just feel flat")
     assert (negated.level, negated.crisis) == ("none", True)
+    # a dose taken in error tells no intent: one cue (the medicine) is not enough ...
+    error = triage.assess("xyzzy accidentally took 2 ibuprofen after my last 2 will i be ok")
+    assert (error.level, error.crisis) == ("none", True)
+    # ... unless the error is denied
+    meant = triage.assess("xyzzy took all the ibuprofen and not by accident")
+    assert meant.level == "emergency"
 
 
 def test_the_classifier_reads_english_only(tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ class ContextRules:
     not_joking: re.Pattern[str]
     resolved: re.Pattern[str]
     unresolved: re.Pattern[str]
+    professional: re.Pattern[str] | None = None
+    personal_stake: re.Pattern[str] | None = None
+    accidental: re.Pattern[str] | None = None
 
     @classmethod
     def build(cls, spec: ContextSpec, compiler: Compiler) -> ContextRules:
@@ -98,6 +101,13 @@ class ContextRules:
             else re.compile(r"(?!x)x"),
             not_joking=compiler.compile(spec.not_joking),
             resolved=compiler.compile(spec.resolved),
+            professional=re.compile(
+                r"^\W*(?:" + "|".join(compiler.body(p) for p in spec.professional) + r")\b\W*"
+            )
+            if spec.professional
+            else None,
+            personal_stake=compiler.compile(spec.personal_stake) if spec.personal_stake else None,
+            accidental=compiler.compile(spec.accidental) if spec.accidental else None,
             unresolved=compiler.compile(spec.unresolved),
         )
 
@@ -238,9 +248,27 @@ class ContextRules:
 
     def is_general_question(self, sentence: str) -> bool:
         sentence = sentence.strip()
+        if self.professional is not None:
+            sentence = self.professional.sub("", sentence, count=1)
         if not self.question_start.search(sentence) or self.personal.search(sentence):
             return False
         return bool(self.info_words.search(sentence) or self.generic_start.search(sentence))
+
+    def has_stake(self, prepared: Prepared) -> bool:
+        """The message makes a general-sounding question the writer's own ("asking
+        because I have 2 boxes here")."""
+        return self.personal_stake is not None and any(
+            not self.negated(prepared, m.start(), m.end())
+            for m in self.personal_stake.finditer(prepared.match)
+        )
+
+    def accidental_at(self, prepared: Prepared, start: int, end: int) -> bool:
+        """The sentence in ``start:end`` tells of a dose taken in error ("accidentally
+        took 2 more"), not denied ("not by accident")."""
+        return self.accidental is not None and any(
+            not self.negated(prepared, m.start(), m.end())
+            for m in self.accidental.finditer(prepared.match, start, end)
+        )
 
     def normal_temperature_only(self, sentence: str) -> bool:
         """The sentence gives a temperature, and it is not a fever ("temp of 37.5")."""

@@ -168,6 +168,20 @@ class ContextSpec(_Strict):
     symptoms: list[str]  # for the safety net: a symptom described by the writer
     everyday_symptoms: list[str]  # ... but not these alone: the library's own subject
     long_standing: list[str] = []  # "for months", "every evening": not sudden, no safety net
+    professional: list[str] = Field(
+        default_factory=list,
+        description="\"I'm a GP, what is the Wells threshold\": a professional's opening is "
+        "not the writer's own case; the question after it may still be a general one",
+    )
+    personal_stake: list[str] = Field(
+        default_factory=list,
+        description='"asking because I have 2 boxes here": anywhere in the message, it makes '
+        "a general-sounding question the writer's own",
+    )
+    accidental: list[str] = Field(
+        default_factory=list,
+        description='"accidentally took 2 more": a dose taken in error does not tell intent',
+    )
     # "temp of 37.5", "36.8", "98.6F": a reading that is not a fever; the encoder cannot
     # read numbers, so its fever-driven suggestions for that sentence are dropped
     normal_temperature: list[str] = []

@@ -220,6 +220,8 @@ class Triage:
             why = self.context.sentence_context(prepared.sentence_at(start), joking=False)
         if why == "past" and not self.context.is_past_at(prepared, start, end):
             why = None
+        if why == "general" and self.context.has_stake(prepared):
+            why = None
         if why is None and (
             self.context.narrative_past(prepared, start)
             or self.context.dated_in_own_clause(prepared, start, end)
@@ -410,6 +412,8 @@ class Triage:
                 sentence = sentences[s.sentence]
                 allowed = self._allowed(s.label)
                 why = self.context.sentence_context(sentence.match)
+                if why == "general" and self.context.has_stake(prepared):
+                    why = None
                 if why is None and self.context.narrative_past(prepared, sentence.start):
                     why = "past"
                 suppressed: Context | Literal["unless", "crisis only"] | None = (
@@ -502,11 +506,14 @@ class Triage:
         resolved event, a benign context)."""
         if self._set_aside(prepared, "self_harm", rules, self._mentions):
             return False
+        if self.context.accidental_at(prepared, 0, len(prepared.match)):
+            return False  # "accidentally took 2 more": an error, not an intent
         return any(
             not self.context.question_start.search(s.match)
             and "?" not in prepared.text[s.start : s.end]
             and self.context.sentence_context(s.match) is None
             and not self.context.narrative_past(prepared, s.start)
+            and not self.context.accidental_at(prepared, s.start, s.end)
             for s in sentences
         )
 
