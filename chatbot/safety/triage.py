@@ -161,18 +161,10 @@ class Triage:
             for pattern in (rule.mention_if, rule.unless if rule.id == "self-harm-direct" else None)
             if pattern is not None
         ]
-        # the benign contexts a category's rules name ("song lyrics", "seeing a therapist"):
-        # an escalation cue does not override them
-        self._benign = {
-            name: [
-                pattern
-                for rule in self.rules
-                if rule.category == name
-                for pattern in (rule.unless, rule.mention_if)
-                if pattern is not None
-            ]
-            for name in self._escalate
-        }
+        # what sets an escalation aside is what makes a message a mention (an essay, a
+        # therapist, song lyrics), as for the classifier: a narrow rule's own "unless"
+        # words ("work" by a note left, "flat" by "don't want to be here") stay its own
+        self._benign = {name: self._mentions for name in self._escalate}
         self._carer = {
             pronoun: compiler.compile(words) for pronoun, words in tables.context.carer.items()
         }
@@ -220,7 +212,7 @@ class Triage:
             why = self.context.sentence_context(prepared.sentence_at(start), joking=False)
         if why == "past" and not self.context.is_past_at(prepared, start, end):
             why = None
-        if why == "general" and self.context.has_stake(prepared):
+        if why in self._stake_overrides(category) and self.context.has_stake(prepared):
             why = None
         if why is None and (
             self.context.narrative_past(prepared, start)
@@ -412,7 +404,7 @@ class Triage:
                 sentence = sentences[s.sentence]
                 allowed = self._allowed(s.label)
                 why = self.context.sentence_context(sentence.match)
-                if why == "general" and self.context.has_stake(prepared):
+                if why in self._stake_overrides(s.label) and self.context.has_stake(prepared):
                     why = None
                 if why is None and self.context.narrative_past(prepared, sentence.start):
                     why = "past"
@@ -611,6 +603,13 @@ class Triage:
             safety_net=safety_net,
             findings=tuple(findings),
         )
+
+    @staticmethod
+    def _stake_overrides(category: str) -> tuple[str, ...]:
+        """The contexts a stake in the message ("my nan's pens are in the fridge") sets
+        aside: a general question for every category; a "what if" only for self-harm,
+        where having the means at hand is what makes the question a plan."""
+        return ("general", "hypothetical") if category == "self_harm" else ("general",)
 
     def _allowed(self, category: str, override: Sequence[str] | None = None) -> Sequence[str]:
         """What may set a finding of this category aside: the rule's own list when it has
