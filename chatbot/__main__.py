@@ -80,7 +80,7 @@ def _command(args: argparse.Namespace) -> int:
             f"No index found at {backend.description}. Build it first: python -m ingest"
         )
     bot = build_chatbot(settings, backend=backend)
-    bot.retriever.warm()
+    bot.warm()
     if args.command == "ask":
         return _ask(bot, args, sys.stdin, sys.stdout)
     if args.command == "retrieve":
@@ -98,6 +98,7 @@ def _triage(settings: Settings, args: argparse.Namespace) -> int:
 
         encoder = load_serving_encoder(settings)
     triage = triage_from_settings(settings, encoder)
+    triage.warm()
     if args.scan:
         for path in args.scan:
             questions = [

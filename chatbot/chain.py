@@ -546,6 +546,12 @@ class Chatbot:
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Load what the first question would otherwise wait for: the served index's
+        BM25 and title tables, and triage's language model and encoder session."""
+        self.retriever.warm()
+        self.triage.warm()
+
     def _session(self, session_id: str) -> Session:
         with self._lock:
             session = self._sessions.get(session_id)

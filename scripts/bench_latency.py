@@ -128,7 +128,7 @@ def main() -> int:
     med_bot = build_chatbot(medquad_settings, encoder=encoder)
     started = time.perf_counter()
     snapshot = med_bot.retriever.reader.snapshot()
-    med_bot.retriever.warm()  # BM25 index
+    med_bot.warm()  # BM25 index
     load_s = time.perf_counter() - started
     articles = {str(m["article_id"]) for m in snapshot.metadatas}
     questions = [

@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         pointer = backend.read_pointer()
         assert pointer is not None
         bot = build_chatbot(settings, encoder=encoder, backend=backend)
-        bot.retriever.warm()
+        bot.warm()
         bot.ask("What is a muscle spasm?", session_id="warm-up")
         bot.reset("warm-up")
 

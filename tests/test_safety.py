@@ -467,3 +467,10 @@ def test_a_dirty_wound_without_tetanus_cover_is_urgent_not_an_ambulance() -> Non
     assert (wound.level, wound.categories) == ("urgent", ("tetanus_wound",))
     covered = triage.assess("stepped on a nail, had a tetanus booster 2 years ago, need anything")
     assert covered.level == "none"
+
+
+def test_warm_loads_the_language_model_before_the_first_message() -> None:
+    triage = Triage(TABLES, None)
+    assert triage.language._identifier is None
+    triage.warm()
+    assert triage.language._identifier is not None

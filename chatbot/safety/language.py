@@ -63,6 +63,10 @@ class LanguageDetector:
                 self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
             return self._identifier
 
+    def warm(self) -> None:
+        """Load py3langid's model now (about half a second) rather than on first use."""
+        self._langid()
+
     def detect(self, text: str) -> str:
         """ "en", "hi", "hi-Latn", "es", "fr", or another ISO 639-1 code."""
         letters = _LETTER.findall(text)

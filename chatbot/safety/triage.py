@@ -183,6 +183,12 @@ class Triage:
         ms = (time.perf_counter() - started) * 1000
         return replace(assessment, ms=round(ms, 3))
 
+    def warm(self) -> None:
+        """Load the language identifier (about half a second) and run the encoder once,
+        so the first patient's message is assessed as fast as the rest."""
+        self.language.warm()
+        self.assess("warming up: is this working")
+
     def fix_typos(self, text: str) -> str:
         """Correct the typo table's misspellings, leaving everything else as typed."""
 

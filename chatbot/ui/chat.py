@@ -209,7 +209,7 @@ def _start(settings: Settings) -> Chatbot | None:
     """The chatbot with its index loaded, or None after saying what is wrong."""
     try:
         bot = services.chatbot(settings)
-        bot.retriever.warm()
+        bot.warm()
     except StoreError as exc:
         log.error("index problem: %s", exc)
         _index_problem(exc)

@@ -34,7 +34,7 @@ def page(settings: Settings) -> None:
     st.title(TITLE)
     try:
         bot = services.chatbot(settings)
-        bot.retriever.warm()
+        bot.warm()
     except StoreError as exc:
         st.error("The index is not usable: " + render.md(str(exc)))
         bot = None
