@@ -236,7 +236,11 @@ class ContextRules:
         """Where the message last says it is over ("he's playing normally now", "I'm fine
         now"), or None when it never does or something in it is still going on."""
         text = prepared.match
-        if self.unresolved.search(text):
+        # "no ambulance unless it's over 5 min", "not getting worse": a denied cue is not
+        # something still going on
+        if any(
+            not self.negated(prepared, m.start(), m.end()) for m in self.unresolved.finditer(text)
+        ):
             return None
         return max((m.start() for m in self.resolved.finditer(text)), default=None)
 

@@ -123,7 +123,7 @@ class Sentence:
 
 
 _CLAUSE_WORDS = re.compile(
-    r"\b(?:but|however|although|though|except|yet|whereas|while|pero|mais|lekin|par|magar)\b"
+    r"\b(?:but|however|although|though|except|yet|whereas|while|and now|pero|mais|lekin|par|magar)\b"
 )
 
 
