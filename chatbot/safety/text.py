@@ -123,7 +123,8 @@ class Sentence:
 
 
 _CLAUSE_WORDS = re.compile(
-    r"\b(?:but|however|although|though|except|yet|whereas|while|and now|pero|mais|lekin|par|magar)\b"
+    r"\b(?:but|however|although|though|except|yet|whereas|while|and now"
+    r"|pero|mais|lekin|par|magar)\b"
 )
 
 
