@@ -14,11 +14,6 @@ from chatbot.safety.patterns import Compiler
 from chatbot.safety.tables import Context, ContextSpec
 from chatbot.safety.text import Prepared
 
-# a symptom phrase that is itself negative ("not breathing", "can't wake")
-_NEGATIVE_START = re.compile(
-    r"\s*(?:not|no|isn't|isnt|is not|wasn't|wasnt|never|can't|cant|cannot|won't|wont|"
-    r"doesn't|doesnt|don't|dont)\b"
-)
 
 
 @dataclass(frozen=True)
@@ -48,6 +43,7 @@ class ContextRules:
     professional: re.Pattern[str] | None = None
     personal_stake: re.Pattern[str] | None = None
     accidental: re.Pattern[str] | None = None
+    negative_start: re.Pattern[str] | None = None
 
     @classmethod
     def build(cls, spec: ContextSpec, compiler: Compiler) -> ContextRules:
@@ -108,6 +104,11 @@ class ContextRules:
             else None,
             personal_stake=compiler.compile(spec.personal_stake) if spec.personal_stake else None,
             accidental=compiler.compile(spec.accidental) if spec.accidental else None,
+            negative_start=re.compile(
+                r"\s*(?:" + "|".join(compiler.body(p) for p in spec.negative_start) + r")\b"
+            )
+            if spec.negative_start
+            else None,
             unresolved=compiler.compile(spec.unresolved),
         )
 
@@ -117,7 +118,8 @@ class ContextRules:
         if (
             end is not None
             and not (
-                _NEGATIVE_START.match(prepared.match, start)
+                self.negative_start is not None
+                and self.negative_start.match(prepared.match, start)
                 and len(prepared.match[start:end].split()) <= 2
             )
             and self.negation_after.search(prepared.match[end : min(clause_end, end + 40)])

@@ -108,6 +108,11 @@ class CategorySpec(_Strict):
         "words of two different groups anywhere in the message make a sentence that is only "
         "close to this category count as a report",
     )
+    fever_led: bool = Field(
+        default=False,
+        description="semantic layer: the category's exemplars are led by a fever, so a "
+        'sentence giving a normal temperature ("temp 37.2") drops its suggestion',
+    )
     rules: list[RuleSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -145,6 +150,11 @@ class ContextSpec(_Strict):
     negation: list[str]
     negation_filler: list[str]
     not_negation_after: list[str]
+    negative_start: list[str] = Field(
+        default_factory=list,
+        description='a short match that starts with one of these ("not breathing") is the red '
+        'flag itself, so a word after it ("not breathing normal") does not deny it',
+    )
     negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
     negation_after_filler: list[str]  # words allowed between ("dard bilkul nahi")
     joking: list[str]  # "lol", "haha": a figure of speech, not a report

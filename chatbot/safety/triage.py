@@ -86,9 +86,6 @@ class _Rule:
 
 
 # categories the encoder suggests from a temperature it cannot read the number of
-_FEVER_LED = frozenset({"infant", "sepsis", "heat_stroke"})
-
-
 class Triage:
     """Built once per process from the tables (and the encoder, for the semantic layer)."""
 
@@ -420,7 +417,7 @@ class Triage:
                 if suppressed is None and (
                     self.context.negates_a_symptom(prepared, sentence.start, sentence.end)
                     or (
-                        s.label in _FEVER_LED
+                        self.tables.red_flags.categories[s.label].fever_led
                         and self.context.normal_temperature_only(sentence.match)
                     )
                 ):
