@@ -15,7 +15,6 @@ from chatbot.safety.tables import Context, ContextSpec
 from chatbot.safety.text import Prepared
 
 
-
 @dataclass(frozen=True)
 class ContextRules:
     negation_tail: re.Pattern[str]
