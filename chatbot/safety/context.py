@@ -81,7 +81,7 @@ class ContextRules:
             negation_after=re.compile(
                 r"^\s*(?:(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after_filler)
-                + r")\s+){0,3}(?:"
+                + r")\s+){0,4}(?:"
                 + "|".join(compiler.body(p) for p in spec.negation_after)
                 + r")(?![\w\u0900-\u0dff])"
             ),

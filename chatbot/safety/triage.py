@@ -435,6 +435,17 @@ class Triage:
                         ),
                         None,
                     )
+                if (
+                    suppressed is None
+                    and s.label == "self_harm"
+                    and any(
+                        r.category in ("self_harm", "poisoning") and r.suppressed == "unless"
+                        for r in rules
+                    )
+                ):
+                    # an overdose word a rule found in a benign context ("the pharmacist
+                    # refused, said overdose risk"): the crisis line, not a takeover
+                    suppressed = "crisis only"
                 findings.append(
                     Finding(
                         s.label,
