@@ -532,12 +532,14 @@ class Triage:
     ) -> bool:
         """What sets a whole message aside for the semantic layer's reports: it says it is
         over, it names a benign context, or a rule of the category saw it and set it aside
-        (a negation, a past event, a mention)."""
+        (a negation, a past event, a mention). A rule's own narrow "unless" words ("moving"
+        by a goodbye to a pet) are not a reason: they only explain that rule's hit."""
         return (
             self.context.is_resolved(prepared)
             or any(pattern.search(prepared.match) for pattern in benign)
             or any(
-                r.category == category and r.suppressed not in (None, "crisis only") for r in rules
+                r.category == category and r.suppressed not in (None, "crisis only", "unless")
+                for r in rules
             )
         )
 
