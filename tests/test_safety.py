@@ -474,3 +474,13 @@ def test_warm_loads_the_language_model_before_the_first_message() -> None:
     assert triage.language._identifier is None
     triage.warm()
     assert triage.language._identifier is not None
+
+
+def test_the_typo_table_corrects_whole_words_only() -> None:
+    from chatbot.safety.text import prepare
+
+    # "ur" -> "your" is a typo fix; the "ur" of "cœur" is part of a French word
+    assert prepare("mon cœur bat vite, ur late", {"ur": "your"}).match == (
+        "mon cœur bat vite  your late"
+    )
+    assert RULES.fix_typos("sœur, u ok") == "sœur, you ok"

@@ -196,7 +196,7 @@ class Triage:
                 return word
             return fixed.capitalize() if word[0].isupper() else fixed
 
-        return re.sub(r"[A-Za-z][A-Za-z']*", fix, text)
+        return re.sub(r"(?<![^\W\d_])[A-Za-z][A-Za-z']*(?![^\W\d_])", fix, text)
 
     # ------------------------------------------------------------------ layers
     def _suppression(
