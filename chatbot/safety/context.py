@@ -267,12 +267,12 @@ class ContextRules:
             for m in self.personal_stake.finditer(prepared.match)
         )
 
-    def accidental_at(self, prepared: Prepared, start: int, end: int) -> bool:
-        """The sentence in ``start:end`` tells of a dose taken in error ("accidentally
-        took 2 more"), not denied ("not by accident")."""
+    def is_accidental(self, prepared: Prepared) -> bool:
+        """The message tells of a dose taken in error ("accidentally took 2 more"), not
+        denied ("not by accident")."""
         return self.accidental is not None and any(
             not self.negated(prepared, m.start(), m.end())
-            for m in self.accidental.finditer(prepared.match, start, end)
+            for m in self.accidental.finditer(prepared.match)
         )
 
     def normal_temperature_only(self, sentence: str) -> bool:

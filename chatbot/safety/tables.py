@@ -108,6 +108,12 @@ class CategorySpec(_Strict):
         "words of two different groups anywhere in the message make a sentence that is only "
         "close to this category count as a report",
     )
+    stake_sets_aside: list[Context] = Field(
+        default_factory=lambda: list[Context](["general"]),
+        description='the contexts a stake in the message ("asking because I have 2 boxes '
+        'here", "my nan\'s pens are in the fridge") sets aside; self-harm adds "hypothetical": '
+        "the means at hand make a what-if a plan",
+    )
     fever_led: bool = Field(
         default=False,
         description="semantic layer: the category's exemplars are led by a fever, so a "

@@ -30,8 +30,9 @@ _LAUGHING = re.compile(
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 # "3wks", "38wks", "2yo", "20mins": the number and its unit as two words
 _NUMBER_UNIT = re.compile(r"\b(\d+)(wks?|weeks?|mths?|months?|mos?|yrs?|yo|days?|hrs?|mins?)\b")
-# a whole Latin word: not the "ur" of "cœur" (œ is a letter the accent strip keeps)
-_WORD = re.compile(r"(?<![^\W\d_])[a-z][a-z']*(?![^\W\d_])")
+# a whole Latin word, the unit the typo table corrects: not the "ur" of "cœur" (œ is a
+# letter the accent strip keeps)
+LATIN_WORD = re.compile(r"(?<![^\W\d_])[A-Za-z][A-Za-z']*(?![^\W\d_])")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _SENTENCE_END = re.compile(r"[.!?;\u0964\u0965\u3002\uff01\uff1f]+(?=\s|$)|\n|[\u0964\u3002]")
 _CLAUSE_PUNCT = re.compile(r"[,:()\u060c\uff0c\u3001]")
@@ -69,7 +70,7 @@ def normalize_line(text: str, typos: Mapping[str, str]) -> str:
     text = _STRETCHED.sub(r"\1", text)  # no English word has three identical letters in a row
     text = _NUMBER_UNIT.sub(r"\1 \2", text)
     if typos:
-        text = _WORD.sub(lambda m: typos.get(m.group(0), m.group(0)), text)
+        text = LATIN_WORD.sub(lambda m: typos.get(m.group(0), m.group(0)), text)
     return _SPACES.sub(" ", text).strip()
 
 

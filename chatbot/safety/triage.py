@@ -30,7 +30,7 @@ from chatbot.safety.context import ContextRules
 from chatbot.safety.language import LanguageDetector
 from chatbot.safety.semantic import ExemplarBank, TextEncoder, message_vectors
 from chatbot.safety.tables import Context, Tables
-from chatbot.safety.text import Prepared, Sentence, prepare
+from chatbot.safety.text import LATIN_WORD, Prepared, Sentence, prepare
 
 Carer = Literal["him", "her", "them"]
 
@@ -85,7 +85,6 @@ class _Rule:
     suppressed_by: tuple[str, ...] | None
 
 
-# categories the encoder suggests from a temperature it cannot read the number of
 class Triage:
     """Built once per process from the tables (and the encoder, for the semantic layer)."""
 
@@ -158,10 +157,6 @@ class Triage:
             for pattern in (rule.mention_if, rule.unless if rule.id == "self-harm-direct" else None)
             if pattern is not None
         ]
-        # what sets an escalation aside is what makes a message a mention (an essay, a
-        # therapist, song lyrics), as for the classifier: a narrow rule's own "unless"
-        # words ("work" by a note left, "flat" by "don't want to be here") stay its own
-        self._benign = {name: self._mentions for name in self._escalate}
         self._carer = {
             pronoun: compiler.compile(words) for pronoun, words in tables.context.carer.items()
         }
@@ -196,7 +191,7 @@ class Triage:
                 return word
             return fixed.capitalize() if word[0].isupper() else fixed
 
-        return re.sub(r"(?<![^\W\d_])[A-Za-z][A-Za-z']*(?![^\W\d_])", fix, text)
+        return LATIN_WORD.sub(fix, text)
 
     # ------------------------------------------------------------------ layers
     def _suppression(
@@ -215,7 +210,9 @@ class Triage:
             why = self.context.sentence_context(prepared.sentence_at(start), joking=False)
         if why == "past" and not self.context.is_past_at(prepared, start, end):
             why = None
-        if why in self._stake_overrides(category) and self.context.has_stake(prepared):
+        if why in self.tables.red_flags.categories[
+            category
+        ].stake_sets_aside and self.context.has_stake(prepared):
             why = None
         if why is None and (
             self.context.narrative_past(prepared, start)
@@ -358,6 +355,11 @@ class Triage:
             found = self._classified(prepared, sentences, whole, rules)
             if found is not None:
                 findings.append(found)
+        # an overdose word a rule found in a benign context ("the pharmacist refused, said
+        # overdose risk"): the encoder's self-harm suggestion brings the crisis line only
+        overdose_explained = any(
+            r.category in ("self_harm", "poisoning") and r.suppressed == "unless" for r in rules
+        )
         for suggestions in self.bank.suggest(vectors):
             for rank, s in enumerate(suggestions):
                 spec = self.tables.red_flags.categories[s.label]
@@ -407,7 +409,7 @@ class Triage:
                 sentence = sentences[s.sentence]
                 allowed = self._allowed(s.label)
                 why = self.context.sentence_context(sentence.match)
-                if why in self._stake_overrides(s.label) and self.context.has_stake(prepared):
+                if why in spec.stake_sets_aside and self.context.has_stake(prepared):
                     why = None
                 if why is None and self.context.narrative_past(prepared, sentence.start):
                     why = "past"
@@ -435,16 +437,7 @@ class Triage:
                         ),
                         None,
                     )
-                if (
-                    suppressed is None
-                    and s.label == "self_harm"
-                    and any(
-                        r.category in ("self_harm", "poisoning") and r.suppressed == "unless"
-                        for r in rules
-                    )
-                ):
-                    # an overdose word a rule found in a benign context ("the pharmacist
-                    # refused, said overdose risk"): the crisis line, not a takeover
+                if suppressed is None and s.label == "self_harm" and overdose_explained:
                     suppressed = "crisis only"
                 findings.append(
                     Finding(
@@ -484,11 +477,7 @@ class Triage:
                 (
                     found
                     for sentence in sentences
-                    if (
-                        found := self._escalation(
-                            prepared, "self_harm", sentence, rules, need, self._mentions
-                        )
-                    )
+                    if (found := self._escalation(prepared, "self_harm", sentence, rules, need))
                     is not None
                 ),
                 None,
@@ -512,14 +501,13 @@ class Triage:
         resolved event, a benign context)."""
         if self._set_aside(prepared, "self_harm", rules, self._mentions):
             return False
-        if self.context.accidental_at(prepared, 0, len(prepared.match)):
+        if self.context.is_accidental(prepared):
             return False  # "accidentally took 2 more": an error, not an intent
         return any(
             not self.context.question_start.search(s.match)
             and "?" not in prepared.text[s.start : s.end]
             and self.context.sentence_context(s.match) is None
             and not self.context.narrative_past(prepared, s.start)
-            and not self.context.accidental_at(prepared, s.start, s.end)
             for s in sentences
         )
 
@@ -550,13 +538,13 @@ class Triage:
         sentence: Sentence,
         rules: list[Finding],
         need: int = 2,
-        benign: Sequence[re.Pattern[str]] | None = None,
     ) -> str | None:
         """The category's escalation cues in the message (two groups or none), when
-        nothing sets the sentence aside: a negation, a past or resolved event, a joke, one
-        of the rules' benign contexts, or a rule of the category that saw the message and
-        set it aside. One cue alone is not enough: "any tablets also for it" names a
-        medicine and nothing else."""
+        nothing sets the sentence aside: a negation, a past or resolved event, a joke, what
+        makes a message a mention (an essay, a therapist, song lyrics: as for the
+        classifier; a narrow rule's own "unless" words stay that rule's), or a rule of the
+        category that saw the message and set it aside. One cue alone is not enough: "any
+        tablets also for it" names a medicine and nothing else."""
         groups = self._escalate.get(category)
         if groups is None:
             return None
@@ -564,9 +552,7 @@ class Triage:
             self.context.sentence_context(sentence.match) in ("past", "joking")
             or self.context.narrative_past(prepared, sentence.start)
             or self.context.negates_a_symptom(prepared, sentence.start, sentence.end)
-            or self._set_aside(
-                prepared, category, rules, self._benign[category] if benign is None else benign
-            )
+            or self._set_aside(prepared, category, rules, self._mentions)
         ):
             return None
         cues = []
@@ -619,13 +605,6 @@ class Triage:
             safety_net=safety_net,
             findings=tuple(findings),
         )
-
-    @staticmethod
-    def _stake_overrides(category: str) -> tuple[str, ...]:
-        """The contexts a stake in the message ("my nan's pens are in the fridge") sets
-        aside: a general question for every category; a "what if" only for self-harm,
-        where having the means at hand is what makes the question a plan."""
-        return ("general", "hypothetical") if category == "self_harm" else ("general",)
 
     def _allowed(self, category: str, override: Sequence[str] | None = None) -> Sequence[str]:
         """What may set a finding of this category aside: the rule's own list when it has
