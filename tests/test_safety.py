@@ -26,7 +26,7 @@ from chatbot.safety import (
     load_tables,
 )
 from chatbot.safety.classifier import CrisisClassifier
-from chatbot.safety.patterns import Compiler, PatternError
+from chatbot.safety.patterns import Compiler, PatternError, TextWords
 from chatbot.safety.tables import LANGUAGES
 
 TABLES = load_tables(default_tables_dir())
@@ -263,6 +263,37 @@ def test_phrase_language() -> None:
         compiler.compile(["~ chest"])
     with pytest.raises(PatternError):
         compiler.compile(["{LOOP}"])
+
+
+def test_phrase_anchors_name_a_word_every_match_needs() -> None:
+    compiler = Compiler({"PAIN": ["pain", "ache*"], "CHEST": ["chest", "{PAIN} in my chest"]})
+    anchors = compiler.anchors(["{CHEST} ~2 (really bad|awful)", "arm|jaw hurts?", "can't breathe"])
+    assert anchors is not None
+    # "{PAIN} in my chest" anchors on "chest", the word with one choice, not pain|ache*
+    assert anchors.exact == {"chest", "arm", "jaw", "can"}
+    assert anchors.prefix == set()
+    words = TextWords.of("my jaw", longest=5)
+    assert anchors.admit(words)
+    assert not anchors.admit(TextWords.of("chestnut awful", longest=5))
+    assert Compiler({}).anchors(["breath* hard"]).admit(TextWords.of("breathing", 6))  # type: ignore[union-attr]
+    assert Compiler({}).anchors(["\u80f8\u75db"]) is None  # unspaced: always run
+
+
+def test_anchors_never_skip_a_rule_that_would_match() -> None:
+    """The word check before each rule is only a shortcut: on every rule example and
+    non-example, any rule whose pattern matches is admitted by its anchors."""
+    from chatbot.safety.text import prepare
+
+    texts = [text for p in RULE_EXAMPLES + RULE_NON_EXAMPLES for text in p.values[2:]]
+    skipped_all = 0
+    for text in texts:
+        prepared = prepare(text, RULES.typos)
+        words = TextWords.of(prepared.match, RULES._longest_prefix)
+        for rule in RULES.rules:
+            if rule.anchors is not None and not rule.anchors.admit(words):
+                assert not rule.match.search(prepared.match), (rule.id, text)
+                skipped_all += 1
+    assert skipped_all > len(texts) * len(RULES.rules) // 2  # and it does skip most
 
 
 # --- the semantic layer ----------------------------------------------------------------

@@ -12,12 +12,17 @@ A phrase is words separated by spaces, matched as whole words on the prepared te
     ~  or  ~5               up to 3 (or 5) other words in between, within one sentence
 
 So ``{CHEST} ~ {PAIN}`` matches "chest really hurts", "chest feels so tight".
+
+:meth:`Compiler.anchors` gives, for a list of phrases, words of which any match must
+contain one (a :class:`Anchors`): triage checks them against the message's words before
+running a rule's pattern, which skips most rules at the cost of a set lookup.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 # Indic vowel signs are not \w in Python's re: count them as word characters.
 WORD_CHARS = r"\w\u0900-\u0dff"
@@ -26,6 +31,37 @@ _AFTER = rf"(?![{WORD_CHARS}])"
 _TOKEN = re.compile(r"^(?:~\d*|\(.+\)\??|[^\s~()]+)$")
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 _WORD_TOKEN = re.compile(rf"^[{WORD_CHARS}']+\*?$")
+
+
+_TEXT_WORD = re.compile(rf"[{WORD_CHARS}]+")
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Words of which every match of a pattern contains at least one: ``exact`` as a whole
+    word of the text, ``prefix`` as the start of one. ``None`` fields never occur; a
+    pattern with unspaced (CJK) phrases has no anchors and always runs."""
+
+    exact: frozenset[str]
+    prefix: frozenset[str]
+
+    def admit(self, words: TextWords) -> bool:
+        return not self.exact.isdisjoint(words.exact) or not self.prefix.isdisjoint(words.prefixes)
+
+
+@dataclass(frozen=True)
+class TextWords:
+    """The words of a prepared text (split where a pattern's word boundaries are) and every
+    start of each, up to ``longest`` characters."""
+
+    exact: frozenset[str]
+    prefixes: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str, longest: int) -> TextWords:
+        exact = frozenset(_TEXT_WORD.findall(text))
+        prefixes = frozenset(word[:n] for word in exact for n in range(min(len(word), longest) + 1))
+        return cls(exact, prefixes)
 
 
 class PatternError(ValueError):
@@ -38,6 +74,7 @@ class Compiler:
     def __init__(self, vocabulary: Mapping[str, list[str]]) -> None:
         self.vocabulary = vocabulary
         self._cache: dict[str, str] = {}
+        self._anchor_cache: dict[str, frozenset[tuple[str, bool]]] = {}
         self._expanding: set[str] = set()
 
     def _vocab(self, name: str) -> str:
@@ -117,6 +154,62 @@ class Compiler:
         if unspaced:
             parts.append("|".join(f"(?:{self.body(p)})" for p in unspaced))
         return re.compile("|".join(parts))
+
+    # ------------------------------------------------------------- anchors
+    def anchors(self, phrases: list[str]) -> Anchors | None:
+        """Words one of which every match of ``compile(phrases)`` contains (None when a
+        phrase is unspaced and has no word boundaries to anchor on)."""
+        if any(_CJK.search(p) for p in phrases):
+            return None
+        found: set[tuple[str, bool]] = set()
+        for phrase in phrases:
+            found |= self._phrase_anchors(phrase)
+        return Anchors(
+            exact=frozenset(w for w, prefix in found if not prefix),
+            prefix=frozenset(w for w, prefix in found if prefix),
+        )
+
+    def _phrase_anchors(self, phrase: str) -> frozenset[tuple[str, bool]]:
+        """The anchors of the phrase's most selective required word: fewest words, and no
+        word shorter than three letters when a longer choice exists."""
+        choices = []
+        for token in _split_top(phrase, " "):
+            if token.startswith("~") or token.endswith("?"):
+                continue
+            choices.append(self._token_anchors(token))
+        return min(choices, key=lambda a: (any(len(w) < 3 for w, _ in a), len(a)))
+
+    def _token_anchors(self, token: str) -> frozenset[tuple[str, bool]]:
+        if token.startswith("("):
+            inner = _split_top(token[1:-1], "|")
+            return frozenset().union(*(self._phrase_anchors(p.strip()) for p in inner))
+        out: set[tuple[str, bool]] = set()
+        for word in token.split("|"):
+            if word.startswith("{"):
+                out |= self._list_anchors(word[1:-1])
+            else:
+                out.add(_word_anchor(word))
+        return frozenset(out)
+
+    def _list_anchors(self, name: str) -> frozenset[tuple[str, bool]]:
+        if name not in self._anchor_cache:
+            self._anchor_cache[name] = frozenset().union(
+                *(self._phrase_anchors(p) for p in self.vocabulary[name])
+            )
+        return self._anchor_cache[name]
+
+
+def _word_anchor(word: str) -> tuple[str, bool]:
+    """A phrase word as the text word it needs: "breath*" -> any word starting "breath";
+    "can't" -> the word "can" (the text's words split at apostrophes, as the pattern's
+    word boundaries do)."""
+    prefix = word.endswith("*")
+    core = word[:-1] if prefix else word
+    if "'" in core:
+        head = core.split("'", 1)[0]
+        # "'s" alone has no letters to anchor on: any word at all will do
+        return (head, False) if head else ("", True)
+    return core, prefix
 
 
 def _split_top(text: str, sep: str) -> list[str]:

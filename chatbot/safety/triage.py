@@ -28,6 +28,7 @@ import numpy as np
 
 from chatbot.safety.context import ContextRules
 from chatbot.safety.language import LanguageDetector
+from chatbot.safety.patterns import Anchors, TextWords
 from chatbot.safety.semantic import ExemplarBank, TextEncoder, message_vectors
 from chatbot.safety.tables import Context, Tables
 from chatbot.safety.text import LATIN_WORD, Prepared, Sentence, prepare
@@ -75,6 +76,7 @@ class _Rule:
     id: str
     category: str
     match: re.Pattern[str]
+    anchors: Anchors | None  # words one of which any match contains; None: always run
     also: re.Pattern[str] | None
     unless: re.Pattern[str] | None
     acute_overrides: bool
@@ -109,6 +111,7 @@ class Triage:
                 id=rule.id,
                 category=name,
                 match=compiler.compile(rule.match),
+                anchors=compiler.anchors(rule.match),
                 also=compiler.compile(rule.also) if rule.also else None,
                 unless=compiler.compile(rule.unless) if rule.unless else None,
                 acute_overrides=rule.acute_overrides,
@@ -121,6 +124,10 @@ class Triage:
             for name in self.priority
             for rule in spec.categories[name].rules
         ]
+        self._longest_prefix = max(
+            (len(w) for rule in self.rules if rule.anchors for w in rule.anchors.prefix),
+            default=0,
+        )
         # emoji are read as words (the typo table maps words, the emoji table characters)
         self.typos = {**tables.context.typos, **tables.context.emoji}
         self.language = LanguageDetector(tables.context.languages)
@@ -226,9 +233,12 @@ class Triage:
     def _rule_findings(self, prepared: Prepared) -> list[Finding]:
         findings: list[Finding] = []
         done: set[str] = set()
+        words = TextWords.of(prepared.match, self._longest_prefix)
         for rule in self.rules:
             if rule.category in done:
                 continue
+            if rule.anchors is not None and not rule.anchors.admit(words):
+                continue  # none of the words a match needs is in the message
             for m in rule.match.finditer(prepared.match):
                 suppressed = self._suppression(
                     prepared, m.start(), m.end(), rule.category, rule.suppressed_by
