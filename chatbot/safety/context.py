@@ -50,9 +50,11 @@ class ContextRules:
         filler = "|".join(f"(?:{compiler.body(p)})" for p in spec.negation_filler)
         # "no fever or", "don't have any", "no real": a cue, filler words, an optional
         # "X or" list, then the match
+        breaks = "|".join(f"(?:{compiler.body(p)})" for p in spec.negation_list_breaks)
+        listed = rf"(?!(?:{breaks})(?![\w\u0900-\u0dff]))[^\s|]+" if breaks else r"[^\s|]+"
         tail = (
             rf"(?<![\w'])(?:{cue})(?:\s+(?:{filler}))*"
-            rf"(?:(?:\s+[^\s|]+){{1,3}}?\s+(?:or|nor|and|ni|ou|o|aur|ya))?\s*$"
+            rf"(?:(?:\s+{listed}){{1,3}}?\s+(?:or|nor|and|ni|ou|o|aur|ya))?\s*$"
         )
         return cls(
             negation_tail=re.compile(tail),

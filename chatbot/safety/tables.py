@@ -161,6 +161,12 @@ class ContextSpec(_Strict):
         description='a short match that starts with one of these ("not breathing") is the red '
         'flag itself, so a word after it ("not breathing normal") does not deny it',
     )
+    negation_list_breaks: list[str] = Field(
+        default_factory=list,
+        description='words that end a negated clause, so "no fever or rash" reading does not '
+        'carry a negation on to the next symptom (Hindi "... nahi ho rahe aur peshab kaala": '
+        "the negation belongs to the verb before it)",
+    )
     negation_after: list[str]  # languages that negate after the word (Hindi "dard nahi")
     negation_after_filler: list[str]  # words allowed between ("dard bilkul nahi")
     joking: list[str]  # "lol", "haha": a figure of speech, not a report

@@ -602,8 +602,14 @@ class Triage:
                 c for c in categories if self.tables.red_flags.categories[c].level == "emergency"
             )
         # a self-harm mention brings the crisis line even when negated or in the past;
-        # only the rule's own benign context ("cut myself chopping onions") does not
-        crisis = any(f.category == "self_harm" and f.suppressed != "unless" for f in findings)
+        # only the rule's own benign context ("cut myself chopping onions") does not, nor
+        # the encoder's sense of one in a figure of speech ("so hungry i could die")
+        crisis = any(
+            f.category == "self_harm"
+            and f.suppressed != "unless"
+            and not (f.layer == "semantic" and f.suppressed == "joking")
+            for f in findings
+        )
         carer = self._who(prepared) if categories else None
         safety_net = level == "none" and self.context.describes_symptoms(prepared)
         return Assessment(
