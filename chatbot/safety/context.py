@@ -141,7 +141,12 @@ class ContextRules:
             return "joking"
         if self.animal.search(sentence):  # even "right now": the vet, not an ambulance
             return "general"
-        if self.acute.search(sentence):
+        acute = [m.group(0) for m in self.acute.finditer(sentence)]
+        if acute:
+            # a duration ("for about 20 mins") is acute unless the sentence dates the whole
+            # event ("2 yrs ago ... face went droopy for about 20 mins then came back")
+            if all(a.startswith(("for ", "since ")) for a in acute) and self.past.search(sentence):
+                return "past"
             return None
         if self.hypothetical.search(sentence):
             return "hypothetical"

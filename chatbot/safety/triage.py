@@ -288,12 +288,13 @@ class Triage:
                 )
                 if (
                     rule.crisis
-                    and suppressed is None
+                    and suppressed in (None, "past")
                     and not (
                         rule.crisis_unless is not None and rule.crisis_unless.search(prepared.match)
                     )
                 ):
-                    # e.g. an adult's overdose: the crisis line comes with the ambulance
+                    # e.g. an adult's overdose: the crisis line comes with the ambulance, and
+                    # with the answer when the overdose is told as the past
                     findings.append(
                         Finding("self_harm", "rule", f"{rule.id}: crisis line", 1.0, "crisis only")
                     )
