@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chatbot.safety.tables import SELF_HARM
 from chatbot.safety.triage import Assessment, Triage
 
 
@@ -41,7 +42,7 @@ class TriageCase(BaseModel):
 
     @property
     def needs_crisis_line(self) -> bool:
-        return self.crisis or "self_harm" in self.categories
+        return self.crisis or SELF_HARM in self.categories
 
 
 class TriageCaseError(ValueError):

@@ -4,7 +4,7 @@ first. The instruction comes first; the disclaimer is added after it by the call
 
 from __future__ import annotations
 
-from chatbot.safety.tables import ReplyTemplates, Tables
+from chatbot.safety.tables import SELF_HARM, ReplyTemplates, Tables
 from chatbot.safety.triage import Assessment
 
 
@@ -66,7 +66,7 @@ class ReplyWriter:
                 step = spec.first_step.text.get(assessment.language) or spec.first_step.text["en"]
                 parts.append(t.first_step.format(step=self._fill(step, assessment, category)))
             if assessment.crisis:
-                parts.append(self._fill(t.crisis, assessment, "self_harm"))
+                parts.append(self._fill(t.crisis, assessment, SELF_HARM))
         if assessment.carer is not None and spec.action != "urgent":
             parts.append(t.carer[assessment.carer])
         parts.append(self._fill(t.other_numbers, assessment, category))

@@ -36,6 +36,8 @@ Level = Literal["emergency", "urgent"]
 Action = Literal["ambulance", "emergency", "crisis", "urgent"]
 Context = Literal["negated", "past", "hypothetical", "general", "joking", "resolved"]
 LANGUAGES = ("en", "hi", "hi-Latn", "es", "fr")
+# the category whose finding brings the crisis line, whichever category wins
+SELF_HARM = "self_harm"
 _ALL_CONTEXTS: tuple[Context, ...] = (
     "negated",
     "past",
@@ -141,6 +143,8 @@ class RedFlags(_Strict):
         if sorted(self.priority) != sorted(self.categories):
             missing = set(self.categories) ^ set(self.priority)
             raise ValueError(f"priority must list every category once; check {sorted(missing)}")
+        if SELF_HARM not in self.categories:
+            raise ValueError(f"a {SELF_HARM} category is required: it brings the crisis line")
         ids = [r.id for c in self.categories.values() for r in c.rules]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:

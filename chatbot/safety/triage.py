@@ -30,7 +30,7 @@ from chatbot.safety.context import ContextRules
 from chatbot.safety.language import LanguageDetector
 from chatbot.safety.patterns import Anchors, TextWords
 from chatbot.safety.semantic import ExemplarBank, TextEncoder, message_vectors
-from chatbot.safety.tables import Context, Tables
+from chatbot.safety.tables import SELF_HARM, Context, Tables
 from chatbot.safety.text import LATIN_WORD, Prepared, Sentence, prepare
 
 Carer = Literal["him", "her", "them"]
@@ -160,10 +160,12 @@ class Triage:
         self._mentions = [
             pattern
             for rule in self.rules
-            if rule.category == "self_harm"
+            if rule.category == SELF_HARM
             for pattern in (rule.mention_if, rule.unless if rule.id == "self-harm-direct" else None)
             if pattern is not None
         ]
+        # categories whose rules bring the crisis line themselves (an adult's overdose)
+        self._overdose_categories = {SELF_HARM} | {r.category for r in self.rules if r.crisis}
         self._carer = {
             pronoun: compiler.compile(words) for pronoun, words in tables.context.carer.items()
         }
@@ -296,7 +298,7 @@ class Triage:
                     # e.g. an adult's overdose: the crisis line comes with the ambulance, and
                     # with the answer when the overdose is told as the past
                     findings.append(
-                        Finding("self_harm", "rule", f"{rule.id}: crisis line", 1.0, "crisis only")
+                        Finding(SELF_HARM, "rule", f"{rule.id}: crisis line", 1.0, "crisis only")
                     )
                 if suppressed is None:
                     done.add(rule.category)
@@ -369,7 +371,7 @@ class Triage:
         # an overdose word a rule found in a benign context ("the pharmacist refused, said
         # overdose risk"): the encoder's self-harm suggestion brings the crisis line only
         overdose_explained = any(
-            r.category in ("self_harm", "poisoning") and r.suppressed == "unless" for r in rules
+            r.category in self._overdose_categories and r.suppressed == "unless" for r in rules
         )
         for suggestions in self.bank.suggest(vectors):
             for rank, s in enumerate(suggestions):
@@ -379,7 +381,7 @@ class Triage:
                 )
                 margin = self.margin if spec.semantic_margin is None else spec.semantic_margin
                 close = (
-                    s.label == "self_harm"
+                    s.label == SELF_HARM
                     and self.crisis_threshold <= s.score
                     and s.margin >= self.crisis_margin
                     and (s.score < threshold or s.margin < margin)
@@ -403,7 +405,7 @@ class Triage:
                     # close to self-harm but not sure: the crisis line, not a takeover
                     findings.append(
                         Finding(
-                            "self_harm",
+                            SELF_HARM,
                             "semantic",
                             f"{s.exemplar!r} ({s.score:.2f})",
                             round(s.score, 4),
@@ -415,7 +417,7 @@ class Triage:
                     continue
                 # nearest neighbour: the best label of the sentence counts; self-harm
                 # counts wherever it ranks, so the crisis line is never lost
-                if rank > 0 and s.label != "self_harm":
+                if rank > 0 and s.label != SELF_HARM:
                     continue
                 sentence = sentences[s.sentence]
                 allowed = self._allowed(s.label)
@@ -448,7 +450,7 @@ class Triage:
                         ),
                         None,
                     )
-                if suppressed is None and s.label == "self_harm" and overdose_explained:
+                if suppressed is None and s.label == SELF_HARM and overdose_explained:
                     suppressed = "crisis only"
                 findings.append(
                     Finding(
@@ -488,19 +490,19 @@ class Triage:
                 (
                     found
                     for sentence in sentences
-                    if (found := self._escalation(prepared, "self_harm", sentence, rules, need))
+                    if (found := self._escalation(prepared, SELF_HARM, sentence, rules, need))
                     is not None
                 ),
                 None,
             )
             if cue is not None:
                 return Finding(
-                    "self_harm", "semantic", f"{evidence} + {cue!r}", round(p, 4), None, at
+                    SELF_HARM, "semantic", f"{evidence} + {cue!r}", round(p, 4), None, at
                 )
             if p >= self.classifier.report_told_at and statement:
-                return Finding("self_harm", "semantic", f"{evidence}, told", round(p, 4), None, at)
+                return Finding(SELF_HARM, "semantic", f"{evidence}, told", round(p, 4), None, at)
         if p >= self.classifier.crisis_line_at:
-            return Finding("self_harm", "semantic", evidence, round(p, 4), "crisis only", at)
+            return Finding(SELF_HARM, "semantic", evidence, round(p, 4), "crisis only", at)
         return None
 
     def _tells(
@@ -510,7 +512,7 @@ class Triage:
         not a question ("how do I stop using rasagiline" scores high too), and
         nothing that sets the message aside (a negation the rules saw, a joke, a past or
         resolved event, a benign context)."""
-        if self._set_aside(prepared, "self_harm", rules, self._mentions):
+        if self._set_aside(prepared, SELF_HARM, rules, self._mentions):
             return False
         if self.context.is_accidental(prepared):
             return False  # "accidentally took 2 more": an error, not an intent
@@ -606,7 +608,7 @@ class Triage:
         # only the rule's own benign context ("cut myself chopping onions") does not, nor
         # the encoder's sense of one in a figure of speech ("so hungry i could die")
         crisis = any(
-            f.category == "self_harm"
+            f.category == SELF_HARM
             and f.suppressed != "unless"
             and not (f.layer == "semantic" and f.suppressed == "joking")
             for f in findings
