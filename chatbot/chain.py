@@ -307,7 +307,8 @@ def build_chain(
         started = time.perf_counter()
         hits: list[Hit] = state["hits"]
         query = state["query"]
-        own = state["question"] if not state.get("follow_up") else ""
+        # the patient's own words, typos fixed ("avod crams wen runing": avoid cramps running)
+        own = triage.fix_typos(state["question"]) if not state.get("follow_up") else ""
         if own and state.get("lay_words"):
             own = f"{own} {state['lay_words']}"
         relevant = supported_hits(query, hits, settings, state.get("vocabulary"), own)

@@ -31,6 +31,11 @@ class _TypeSpec(BaseModel):
     cues: list[str] = Field(min_length=1)
     canonical: str = Field(min_length=1)
     strong: list[str] = Field(default_factory=list)
+    outranks: list[str] = Field(
+        default_factory=list,
+        description="types this one wins over when both have a strong cue: a question to "
+        "stop cramps coming back asks for prevention, though 'stop' is also a treatment cue",
+    )
     headings: str
     answers: str
     examples: list[str] = Field(min_length=1)
@@ -49,6 +54,7 @@ class QuestionType:
     canonical: str
     cues: tuple[re.Pattern[str], ...]
     strong: tuple[re.Pattern[str], ...]
+    outranks: frozenset[str]
     headings: re.Pattern[str]
     answers: re.Pattern[str]
     examples: tuple[str, ...]
@@ -95,6 +101,9 @@ class QuestionTypes:
         text = " ".join(question.split())
         matched = [t for t in self.types if t.asked_by(text)]
         strong = [t for t in matched if any(p.search(text) for p in t.strong)]
+        winners = [t for t in strong if all(o is t or o.name in t.outranks for o in strong)]
+        if len(strong) > 1 and len(winners) == 1:
+            strong = winners
         if len(strong) == 1:
             rest = [t for t in matched if t is not strong[0]]
             return Understanding(subject_phrase(text), (strong[0], *rest), 0.9)
@@ -132,12 +141,17 @@ def _load(path: Path) -> QuestionTypes:
                 canonical=t.canonical,
                 cues=tuple(_compile(c, f"{where}.cues") for c in t.cues),
                 strong=tuple(_compile(c, f"{where}.strong") for c in t.strong),
+                outranks=frozenset(t.outranks),
                 headings=_compile(t.headings, f"{where}.headings"),
                 answers=_compile(t.answers, f"{where}.answers"),
                 examples=tuple(t.examples),
                 not_examples=tuple(t.not_examples),
             )
         )
+    names = {t.name for t in types}
+    for t in types:
+        if unknown := sorted(t.outranks - names):
+            raise QuestionTypeError(f"{path}: types.{t.name}.outranks names no type: {unknown}")
     return QuestionTypes(types)
 
 
