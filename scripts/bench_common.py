@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import platform
 import re
 import subprocess
@@ -21,14 +22,20 @@ def sample_names(every: int = 6) -> list[str]:
 
 
 def link_articles(target: Path, names: list[str] | None) -> Path:
-    """A data dir whose articles/ holds symlinks to the chosen corpus files."""
+    """A data dir whose articles/ holds the chosen corpus files: hard links where the
+    file system allows, else copies (ingest refuses symlinks that leave the folder)."""
     articles = target / "articles"
     articles.mkdir(parents=True, exist_ok=True)
     source = CORPUS / "articles"
     for name in names if names is not None else sorted(os.listdir(source)):
         link = articles / name
+        if link.is_symlink():
+            link.unlink()  # an older layout of this script
         if not link.exists():
-            link.symlink_to(source / name)
+            try:
+                os.link(source / name, link)
+            except OSError:
+                shutil.copy2(source / name, link)
     return target
 
 
