@@ -148,10 +148,10 @@ def _load(path: Path) -> QuestionTypes:
                 not_examples=tuple(t.not_examples),
             )
         )
-    names = {t.name for t in types}
-    for t in types:
-        if unknown := sorted(t.outranks - names):
-            raise QuestionTypeError(f"{path}: types.{t.name}.outranks names no type: {unknown}")
+    names = {q.name for q in types}
+    for q in types:
+        if unknown := sorted(q.outranks - names):
+            raise QuestionTypeError(f"{path}: types.{q.name}.outranks names no type: {unknown}")
     return QuestionTypes(types)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import platform
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any

@@ -82,6 +82,25 @@ def test_a_broken_question_type_table_names_the_file(tmp_path: Path) -> None:
         load_question_types(path)
 
 
+def test_prevention_outranks_treatment_when_both_are_clearly_asked() -> None:
+    types = load_question_types()
+    asked = types.understand("what can she do so they dont come back every night")
+    assert asked.names()[0] == "prevention" and asked.confident
+    assert types.understand("how do i stop a cramp at night").names() == ["treatment"]
+
+
+def test_an_outranks_entry_must_name_a_type(tmp_path: Path) -> None:
+    path = tmp_path / "types.yaml"
+    path.write_text(
+        "types:\n  cause:\n    canonical: what causes\n    cues: ['why']\n"
+        "    outranks: [treatmnt]\n    headings: caus\n    answers: caus\n"
+        "    examples: ['why']\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(QuestionTypeError, match=r"types\.cause\.outranks names no type"):
+        load_question_types(path)
+
+
 def test_names_the_library_never_uses_are_found_in_the_asking_part_only() -> None:
     from chatbot.coverage import asks_more_than, load_medical_terms, not_in_library
     from chatbot.retrieve import tokenize
