@@ -19,7 +19,8 @@ from chatbot.safety.text import Prepared
 class ContextRules:
     negation_tail: re.Pattern[str]
     without_symptom: re.Pattern[str]
-    acute: re.Pattern[str]
+    acute: re.Pattern[str]  # the acute list and the durations
+    durations: re.Pattern[str] | None
     past: re.Pattern[str]
     present: re.Pattern[str]
     past_tense: re.Pattern[str]
@@ -60,7 +61,8 @@ class ContextRules:
             negation_tail=re.compile(tail),
             # "can't breathe without gasping": without describes the symptom here
             without_symptom=compiler.compile(spec.not_negation_after),
-            acute=compiler.compile(spec.acute),
+            acute=compiler.compile([*spec.acute, *spec.durations]),
+            durations=compiler.compile(spec.durations) if spec.durations else None,
             past=compiler.compile(spec.past),
             present=compiler.compile(spec.present),
             past_tense=compiler.compile(spec.past_tense),
@@ -143,10 +145,13 @@ class ContextRules:
             return "general"
         acute = [m.group(0) for m in self.acute.finditer(sentence)]
         if acute:
-            # a duration ("for about 20 mins") is acute unless the sentence dates the whole
-            # event ("2 yrs ago ... face went droopy for about 20 mins then came back")
-            if all(a.startswith(("for ", "since ")) for a in acute) and self.past.search(sentence):
-                return "past"
+            durations = self.durations
+            if (
+                durations is not None
+                and all(durations.fullmatch(a) for a in acute)
+                and self.past.search(sentence)
+            ):
+                return "past"  # the durations of an event the sentence dates
             return None
         if self.hypothetical.search(sentence):
             return "hypothetical"

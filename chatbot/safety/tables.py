@@ -182,6 +182,11 @@ class ContextSpec(_Strict):
     resolved: list[str]  # "he's playing normally now": it is over ...
     unresolved: list[str]  # ... unless something is still going on
     acute: list[str]
+    durations: list[str] = Field(
+        default_factory=list,
+        description='acute too ("for 20 mins", "since last night"), unless the sentence dates '
+        'the whole event ("2 yrs ago ... went droopy for about 20 mins then came back")',
+    )
     past: list[str]
     present: list[str]  # present tense right at the symptom: a past cue elsewhere is history
     past_tense: list[str]  # "was", "had", "collapsed": the clause itself tells a past event
@@ -355,8 +360,12 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
         "joking",
         "resolved",
         "unresolved",
+        "durations",
     ):
+        phrases = getattr(context, field_name)
+        if field_name == "durations" and not phrases:
+            continue  # optional: without it every duration is simply acute
         try:
-            compiler.compile(getattr(context, field_name))
+            compiler.compile(phrases)
         except (PatternError, re.error) as exc:
             raise TriageTableError(f"{folder / 'context.yaml'}: {field_name}: {exc}") from None
