@@ -285,12 +285,19 @@ def test_anchors_never_skip_a_rule_that_would_match() -> None:
     from chatbot.safety.text import prepare
 
     texts = [text for p in RULE_EXAMPLES + RULE_NON_EXAMPLES for text in p.values[2:]]
+    index = RULES._anchors
+    assert index.size == len(RULES.rules)
     skipped_all = 0
     for text in texts:
         prepared = prepare(text, RULES.typos)
-        words = TextWords.of(prepared.match, RULES._longest_prefix)
-        for rule in RULES.rules:
-            if rule.anchors is not None and not rule.anchors.admit(words):
+        words = index.words(prepared.match)
+        admitted = index.candidates(words)
+        # the index admits exactly the rules whose own anchors admit the text
+        assert admitted == [
+            i for i, r in enumerate(RULES.rules) if r.anchors is None or r.anchors.admit(words)
+        ]
+        for i, rule in enumerate(RULES.rules):
+            if i not in admitted:
                 assert not rule.match.search(prepared.match), (rule.id, text)
                 skipped_all += 1
     assert skipped_all > len(texts) * len(RULES.rules) // 2  # and it does skip most

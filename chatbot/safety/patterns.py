@@ -15,13 +15,14 @@ So ``{CHEST} ~ {PAIN}`` matches "chest really hurts", "chest feels so tight".
 
 :meth:`Compiler.anchors` gives, for a list of phrases, words of which any match must
 contain one (a :class:`Anchors`): triage checks them against the message's words before
-running a rule's pattern, which skips most rules at the cost of a set lookup.
+running a rule's pattern, which skips most rules; :class:`AnchorIndex` finds the rules a
+message's words admit with one lookup per word.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # Indic vowel signs are not \w in Python's re: count them as word characters.
@@ -62,6 +63,44 @@ class TextWords:
         exact = frozenset(_TEXT_WORD.findall(text))
         prefixes = frozenset(word[:n] for word in exact for n in range(min(len(word), longest) + 1))
         return cls(exact, prefixes)
+
+
+class AnchorIndex:
+    """Which of many patterns a text may match, looked up from the text's words: every
+    anchor word names the patterns it admits, so a message costs a lookup per word and
+    per word start instead of a check per pattern. Patterns without anchors always run."""
+
+    def __init__(self, anchors: Sequence[Anchors | None]) -> None:
+        self.size = len(anchors)
+        self.longest = max((len(w) for a in anchors if a for w in a.prefix), default=0)
+        self._always = frozenset(i for i, a in enumerate(anchors) if a is None)
+        exact: dict[str, set[int]] = {}
+        prefix: dict[str, set[int]] = {}
+        for i, a in enumerate(anchors):
+            if a is None:
+                continue
+            for word in a.exact:
+                exact.setdefault(word, set()).add(i)
+            for word in a.prefix:
+                prefix.setdefault(word, set()).add(i)
+        self._exact = {w: frozenset(i) for w, i in exact.items()}
+        self._prefix = {w: frozenset(i) for w, i in prefix.items()}
+
+    def words(self, text: str) -> TextWords:
+        return TextWords.of(text, self.longest)
+
+    def candidates(self, words: TextWords) -> list[int]:
+        """The patterns (by position, in order) whose anchors the text has."""
+        found = set(self._always)
+        for word in words.exact:
+            hit = self._exact.get(word)
+            if hit is not None:
+                found |= hit
+        for start in words.prefixes:
+            hit = self._prefix.get(start)
+            if hit is not None:
+                found |= hit
+        return sorted(found)
 
 
 class PatternError(ValueError):

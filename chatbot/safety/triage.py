@@ -28,7 +28,7 @@ import numpy as np
 
 from chatbot.safety.context import ContextRules
 from chatbot.safety.language import LanguageDetector
-from chatbot.safety.patterns import Anchors, TextWords
+from chatbot.safety.patterns import AnchorIndex, Anchors
 from chatbot.safety.semantic import ExemplarBank, TextEncoder, message_vectors
 from chatbot.safety.tables import SELF_HARM, Context, Tables
 from chatbot.safety.text import LATIN_WORD, Prepared, Sentence, prepare
@@ -124,10 +124,7 @@ class Triage:
             for name in self.priority
             for rule in spec.categories[name].rules
         ]
-        self._longest_prefix = max(
-            (len(w) for rule in self.rules if rule.anchors for w in rule.anchors.prefix),
-            default=0,
-        )
+        self._anchors = AnchorIndex([rule.anchors for rule in self.rules])
         # emoji are read as words (the typo table maps words, the emoji table characters)
         self.typos = {**tables.context.typos, **tables.context.emoji}
         self.language = LanguageDetector(tables.context.languages)
@@ -235,12 +232,11 @@ class Triage:
     def _rule_findings(self, prepared: Prepared) -> list[Finding]:
         findings: list[Finding] = []
         done: set[str] = set()
-        words = TextWords.of(prepared.match, self._longest_prefix)
-        for rule in self.rules:
+        # only the rules some word of the message admits: the others cannot match
+        for index in self._anchors.candidates(self._anchors.words(prepared.match)):
+            rule = self.rules[index]
             if rule.category in done:
                 continue
-            if rule.anchors is not None and not rule.anchors.admit(words):
-                continue  # none of the words a match needs is in the message
             for m in rule.match.finditer(prepared.match):
                 suppressed = self._suppression(
                     prepared, m.start(), m.end(), rule.category, rule.suppressed_by
