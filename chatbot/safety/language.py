@@ -75,10 +75,15 @@ class LanguageDetector:
         if len(_DEVANAGARI.findall(text)) >= 0.3 * len(letters):
             return "hi"
         words = _LATIN_WORD.findall(text.lower())
+        # the language with the most cue words ("je suis sur le quai ... que" has Spanish
+        # "le" and "que" too); on a tie, the first listed
+        best, best_hits = "", 0
         for lang, cues in self._cues.items():
-            hits = {w for w in words if w in cues}
-            if len(hits) >= 2 or (hits and len(words) <= 3):
-                return lang
+            hits = len({w for w in words if w in cues})
+            if hits > best_hits and (hits >= 2 or len(words) <= 3):
+                best, best_hits = lang, hits
+        if best:
+            return best
         english = sum(w in _ENGLISH for w in words)
         if english >= 2 or (english and len(words) <= 3):
             return "en"
