@@ -28,6 +28,7 @@ from chatbot.safety import (
 from chatbot.safety.classifier import CrisisClassifier
 from chatbot.safety.patterns import Compiler, PatternError, TextWords
 from chatbot.safety.tables import LANGUAGES
+from chatbot.safety.text import prepare
 
 TABLES = load_tables(default_tables_dir())
 RULES = Triage(TABLES, None)
@@ -112,6 +113,30 @@ def test_a_stake_in_the_message_makes_a_general_question_personal() -> None:
 def test_acute_words_override_past_context() -> None:
     found = RULES.assess("he had a stroke last year and now his face is drooping again")
     assert found.categories[:1] == ("stroke",)
+
+
+def test_a_clinicians_explanation_sets_a_told_symptom_aside_but_passing_does_not() -> None:
+    cleared = RULES.assess(
+        "woke up with my face drooping on one side, went to a and e, they did a scan and "
+        "said its bells palsy. how long till it goes"
+    )
+    assert (cleared.level, cleared.categories) == ("none", ())
+    # a stroke's symptoms that pass still need an ambulance: "fine now" is not enough
+    passed = RULES.assess("his face drooped on one side for ten minutes and now he's fine")
+    assert passed.categories[:1] == ("stroke",)
+    # an explanation before a new symptom explains nothing about it
+    again = RULES.assess("a and e said it was anxiety last week but now my face is drooping")
+    assert again.categories[:1] == ("stroke",)
+
+
+def test_a_duration_inside_the_end_of_it_is_not_still_going_on() -> None:
+    stopped = "nicked myself shaving on rivaroxaban, it stopped after pressing for 5 mins"
+    assert RULES.context.resolved_at(prepare(stopped, RULES.typos)) is not None
+    # "right now" in "seems ok right now" is not a duration: a swallowed pill still counts
+    found = RULES.assess(
+        "my toddler swallowed some of my iron tablets 20 min ago, she seems ok right now"
+    )
+    assert found.categories[:1] == ("poisoning",)
 
 
 def test_without_describes_a_symptom_after_cant() -> None:

@@ -40,6 +40,7 @@ class ContextRules:
     not_joking: re.Pattern[str]
     resolved: re.Pattern[str]
     unresolved: re.Pattern[str]
+    assessed: re.Pattern[str] | None = None
     professional: re.Pattern[str] | None = None
     personal_stake: re.Pattern[str] | None = None
     accidental: re.Pattern[str] | None = None
@@ -113,6 +114,7 @@ class ContextRules:
             if spec.negative_start
             else None,
             unresolved=compiler.compile(spec.unresolved),
+            assessed=compiler.compile(spec.assessed) if spec.assessed else None,
         )
 
     def negated(self, prepared: Prepared, start: int, end: int | None = None) -> bool:
@@ -248,14 +250,38 @@ class ContextRules:
     def resolved_at(self, prepared: Prepared) -> int | None:
         """Where the message last says it is over ("he's playing normally now", "I'm fine
         now"), or None when it never does or something in it is still going on."""
+        return self._over_at(prepared, self.resolved)
+
+    def assessed_at(self, prepared: Prepared) -> int | None:
+        """Where the message last says a clinician examined it and explained it ("they did
+        a scan and said it's Bell's palsy"), or None when it never does or something in it
+        is still going on."""
+        return None if self.assessed is None else self._over_at(prepared, self.assessed)
+
+    def _over_at(self, prepared: Prepared, pattern: re.Pattern[str]) -> int | None:
         text = prepared.match
+        over = [(m.start(), m.end()) for m in pattern.finditer(text)]
+        if not over:
+            return None
         # "no ambulance unless it's over 5 min", "not getting worse": a denied cue is not
-        # something still going on
+        # something still going on; nor is a duration inside the words that say it is
+        # over ("stopped after pressing for 5 mins"; but "seems ok right now" is not over)
         if any(
-            not self.negated(prepared, m.start(), m.end()) for m in self.unresolved.finditer(text)
+            not self.negated(prepared, m.start(), m.end())
+            and not self._duration_of_the_end(prepared, m, over)
+            for m in self.unresolved.finditer(text)
         ):
             return None
-        return max((m.start() for m in self.resolved.finditer(text)), default=None)
+        return max(a for a, _ in over)
+
+    def _duration_of_the_end(
+        self, prepared: Prepared, cue: re.Match[str], over: list[tuple[int, int]]
+    ) -> bool:
+        """A duration in the same clause as the words that say it is over."""
+        if self.durations is None or self.durations.fullmatch(cue.group(0)) is None:
+            return False
+        start, end = prepared.clause_span(cue.start())
+        return any(a < end and start < b for a, b in over)
 
     def is_resolved(self, prepared: Prepared, at: int = 0) -> bool:
         """The message says it is over at or after ``at`` (where the symptom's sentence

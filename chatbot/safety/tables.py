@@ -34,7 +34,7 @@ from chatbot.safety.patterns import Compiler, PatternError
 
 Level = Literal["emergency", "urgent"]
 Action = Literal["ambulance", "emergency", "crisis", "urgent"]
-Context = Literal["negated", "past", "hypothetical", "general", "joking", "resolved"]
+Context = Literal["negated", "past", "hypothetical", "general", "joking", "resolved", "assessed"]
 LANGUAGES = ("en", "hi", "hi-Latn", "es", "fr")
 # the category whose finding brings the crisis line, whichever category wins
 SELF_HARM = "self_harm"
@@ -45,6 +45,7 @@ _ALL_CONTEXTS: tuple[Context, ...] = (
     "general",
     "joking",
     "resolved",
+    "assessed",
 )
 
 
@@ -181,6 +182,13 @@ class ContextSpec(_Strict):
     not_joking: list[str]  # "(not fully joking)", "I'm serious": the joke marker is a cover
     resolved: list[str]  # "he's playing normally now": it is over ...
     unresolved: list[str]  # ... unless something is still going on
+    assessed: list[str] = Field(
+        default_factory=list,
+        description='a clinician has already examined it and explained it ("A&E scanned me '
+        'and said it\'s Bell\'s palsy", "the midwife checked my bp, fine"): like resolved, '
+        "set aside unless something is still going on, and also for the categories where "
+        "symptoms that pass still need help (a stroke's)",
+    )
     acute: list[str]
     durations: list[str] = Field(
         default_factory=list,
@@ -361,9 +369,10 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
         "resolved",
         "unresolved",
         "durations",
+        "assessed",
     ):
         phrases = getattr(context, field_name)
-        if field_name == "durations" and not phrases:
+        if field_name in ("durations", "assessed") and not phrases:
             continue  # optional: without it every duration is simply acute
         try:
             compiler.compile(phrases)

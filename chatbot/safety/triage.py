@@ -580,16 +580,23 @@ class Triage:
 
     # ------------------------------------------------------------------ decision
     def _decide(self, prepared: Prepared, findings: Sequence[Finding], language: str) -> Assessment:
-        over_at = self.context.resolved_at(prepared)
-        findings = [
-            replace(f, suppressed="resolved")
-            if f.suppressed is None
-            and over_at is not None
-            and over_at >= max(f.at, 0)
-            and "resolved" in (f.suppressible or self._allowed(f.category))
-            else f
-            for f in findings
-        ]
+        # told as over, or as already examined and explained by a clinician, after the
+        # symptom was told: set aside where the category allows it
+        ends: tuple[tuple[Context, int | None], ...] = (
+            ("resolved", self.context.resolved_at(prepared)),
+            ("assessed", self.context.assessed_at(prepared)),
+        )
+        for context, over_at in ends:
+            if over_at is None:
+                continue
+            findings = [
+                replace(f, suppressed=context)
+                if f.suppressed is None
+                and over_at >= max(f.at, 0)
+                and context in (f.suppressible or self._allowed(f.category))
+                else f
+                for f in findings
+            ]
         fired = {f.category for f in findings if f.suppressed is None}
         categories = tuple(c for c in self.priority if c in fired)
         levels = {self.tables.red_flags.categories[c].level for c in categories}
