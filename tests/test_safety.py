@@ -307,7 +307,6 @@ def test_phrase_anchors_name_a_word_every_match_needs() -> None:
 def test_anchors_never_skip_a_rule_that_would_match() -> None:
     """The word check before each rule is only a shortcut: on every rule example and
     non-example, any rule whose pattern matches is admitted by its anchors."""
-    from chatbot.safety.text import prepare
 
     texts = [text for p in RULE_EXAMPLES + RULE_NON_EXAMPLES for text in p.values[2:]]
     index = RULES._anchors
@@ -540,7 +539,6 @@ def test_warm_loads_the_language_model_before_the_first_message() -> None:
 
 
 def test_the_typo_table_corrects_whole_words_only() -> None:
-    from chatbot.safety.text import prepare
 
     # "ur" -> "your" is a typo fix; the "ur" of "cœur" is part of a French word
     assert prepare("mon cœur bat vite, ur late", {"ur": "your"}).match == (

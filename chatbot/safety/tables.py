@@ -373,7 +373,8 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
     ):
         phrases = getattr(context, field_name)
         if field_name in ("durations", "assessed") and not phrases:
-            continue  # optional: without it every duration is simply acute
+            continue  # optional: without durations every duration is simply acute,
+            # without assessed nothing is set aside as already examined
         try:
             compiler.compile(phrases)
         except (PatternError, re.error) as exc:
