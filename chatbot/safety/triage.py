@@ -212,7 +212,7 @@ class Triage:
         if "negated" in allowed and self.context.negated(prepared, start, end):
             return "negated"
         why = self.context.sentence_context(prepared.sentence_at(start))
-        if why == "joking" and not self.context.is_joking_at(prepared, start):
+        if why == "joking" and not self.context.is_joking_at(prepared, start, end):
             why = self.context.sentence_context(prepared.sentence_at(start), joking=False)
         if why == "past" and not self.context.is_past_at(prepared, start, end):
             why = None
