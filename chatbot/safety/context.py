@@ -163,15 +163,15 @@ class ContextRules:
             return "general"
         return None
 
-    def is_joking_at(self, prepared: Prepared, start: int, end: int | None = None) -> bool:
-        """A joke marker in the clause where the match ends (``end``, else ``start``) or
-        after it in the sentence: "this cramp is killing me lol" is a joke, but in "kids
+    def is_joking_at(self, prepared: Prepared, start: int, end: int) -> bool:
+        """A joke marker in the clause where the match ``start:end`` ends, or after it in
+        the sentence: "this cramp is killing me lol" is a joke, but in "kids
         were a nightmare lol, anyway my calf is swollen" the "lol" belongs to the kids, and
         so it does in "full sun lol, anyway grandad ... now he's confused"."""
         sentence = prepared.sentence_at(start)
         if self.not_joking.search(sentence):
             return False
-        clause_start = prepared.clause_span(start if end is None else max(start, end - 1))[0]
+        clause_start = prepared.clause_span(max(start, end - 1))[0]
         sentence_end = prepared.sentence_span(start)[1]
         return bool(self.joking.search(prepared.match[clause_start:sentence_end]))
 
