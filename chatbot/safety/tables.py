@@ -64,6 +64,11 @@ class RuleSpec(_Strict):
     also: list[str] = Field(default_factory=list, description="one must appear in the message")
     unless: list[str] = Field(default_factory=list, description="benign context, same sentence")
     acute_overrides: bool = True
+    explained_by: list[str] = Field(
+        default_factory=list,
+        description="benign context, same sentence, that holds even when the sentence is "
+        "told as now (fainting at a blood test, an arm slept on)",
+    )
     crisis: bool = Field(default=False, description="a hit also brings the crisis line")
     suppressed_by: list[Context] | None = Field(
         default=None, description="overrides the category's contexts for this rule"
@@ -342,7 +347,14 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
     compiler = tables.compiler
     for name, category in tables.red_flags.categories.items():
         for rule in category.rules:
-            for field_name in ("match", "also", "unless", "crisis_unless", "mention_if"):
+            for field_name in (
+                "match",
+                "also",
+                "unless",
+                "explained_by",
+                "crisis_unless",
+                "mention_if",
+            ):
                 phrases = getattr(rule, field_name)
                 if phrases:
                     try:

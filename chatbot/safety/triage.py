@@ -79,6 +79,7 @@ class _Rule:
     anchors: Anchors | None  # words one of which any match contains; None: always run
     also: re.Pattern[str] | None
     unless: re.Pattern[str] | None
+    explained_by: re.Pattern[str] | None
     acute_overrides: bool
     crisis: bool
     crisis_unless: re.Pattern[str] | None
@@ -114,6 +115,7 @@ class Triage:
                 anchors=compiler.anchors(rule.match),
                 also=compiler.compile(rule.also) if rule.also else None,
                 unless=compiler.compile(rule.unless) if rule.unless else None,
+                explained_by=compiler.compile(rule.explained_by) if rule.explained_by else None,
                 acute_overrides=rule.acute_overrides,
                 crisis=rule.crisis,
                 crisis_unless=compiler.compile(rule.crisis_unless) if rule.crisis_unless else None,
@@ -252,12 +254,14 @@ class Triage:
                     )
                 ):
                     suppressed = "general"
-                if suppressed is None and rule.unless is not None:
+                if suppressed is None and (
+                    rule.unless is not None or rule.explained_by is not None
+                ):
                     # benign context counts in the same part of the sentence: "I came about
                     # cramps but now his whole body is shaking" is not explained by cramps
                     if self._explained(rule, prepared.segment_at(m.start())):
                         suppressed = "unless"
-                    elif rule.unless.search(m.group(0)):
+                    elif rule.unless is not None and rule.unless.search(m.group(0)):
                         # the match runs on past its own part: "swollen, 2cm, not spreading"
                         suppressed = "unless"
                 evidence = f"{rule.id}: {m.group(0).strip()}"
@@ -337,7 +341,10 @@ class Triage:
 
     def _explained(self, rule: _Rule, segment: str) -> bool:
         """The rule's benign context is in this part of a sentence, and nothing in it makes
-        the part acute again (unless the rule says acute words do not count)."""
+        the part acute again (unless the rule says acute words do not count); or an
+        explanation that holds however acute the part is."""
+        if rule.explained_by is not None and rule.explained_by.search(segment) is not None:
+            return True
         return (
             rule.unless is not None
             and rule.unless.search(segment) is not None
@@ -578,10 +585,19 @@ class Triage:
                 cues.append(cue)
         return " + ".join(cues) if len(cues) >= need else None
 
+    def _echo(self, prepared: Prepared, finding: Finding) -> bool:
+        """An encoder suggestion whose sentence names no symptom: it echoes the rest."""
+        if finding.layer != "semantic" or finding.at < 0:
+            return False
+        start, end = prepared.sentence_span(finding.at)
+        return self.context.symptoms.search(prepared.match, start, end) is None
+
     # ------------------------------------------------------------------ decision
     def _decide(self, prepared: Prepared, findings: Sequence[Finding], language: str) -> Assessment:
         # told as over, or as already examined and explained by a clinician, after the
-        # symptom was told: set aside where the category allows it
+        # symptom was told: set aside where the category allows it. The encoder's
+        # suggestion for a later sentence that names no symptom of its own ("just checking
+        # it's definitely not my heart") is the same story's echo, set aside with it
         ends: tuple[tuple[Context, int | None], ...] = (
             ("resolved", self.context.resolved_at(prepared)),
             ("assessed", self.context.assessed_at(prepared)),
@@ -592,7 +608,7 @@ class Triage:
             findings = [
                 replace(f, suppressed=context)
                 if f.suppressed is None
-                and over_at >= max(f.at, 0)
+                and (over_at >= max(f.at, 0) or self._echo(prepared, f))
                 and context in (f.suppressible or self._allowed(f.category))
                 else f
                 for f in findings
