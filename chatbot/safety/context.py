@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chatbot.safety.patterns import Compiler
+from chatbot.safety.patterns import WORD_CHARS, Compiler
 from chatbot.safety.tables import Context, ContextSpec
 from chatbot.safety.text import Prepared
 
@@ -55,7 +55,7 @@ class ContextRules:
         breaks = "|".join(f"(?:{compiler.body(p)})" for p in spec.negation_list_breaks)
         listed = rf"(?!(?:{breaks})(?![\w\u0900-\u0dff]))[^\s|]+" if breaks else r"[^\s|]+"
         tail = (
-            rf"(?<![\w'])(?:{cue})(?:\s+(?:{filler}))*"
+            rf"(?<![{WORD_CHARS}'])(?:{cue})(?:\s+(?:{filler}))*"
             rf"(?:(?:\s+{listed}){{1,3}}?\s+(?:or|nor|and|ni|ou|o|aur|ya))?\s*$"
         )
         return cls(

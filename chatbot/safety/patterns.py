@@ -22,7 +22,7 @@ message's words admit with one lookup per word.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 # Indic vowel signs are not \w in Python's re: count them as word characters.
@@ -101,6 +101,37 @@ class AnchorIndex:
             if hit is not None:
                 found |= hit
         return sorted(found)
+
+
+@dataclass(frozen=True)
+class Alternation:
+    """A rule's phrases as separate patterns (each with its anchors), matched as the one
+    pattern ``a|b|c`` would be: leftmost first, and at one position the first phrase in
+    order. Running only the phrases whose anchors a message has gives the same matches as
+    running them all (a phrase without its anchor word cannot match), and most rules have
+    a few of their many phrases admitted."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    anchors: tuple[Anchors | None, ...]
+
+    def finditer(self, text: str, only: Sequence[int] | None = None) -> Iterator[re.Match[str]]:
+        patterns = self.patterns if only is None else [self.patterns[i] for i in only]
+        pos = 0
+        while True:
+            best: re.Match[str] | None = None
+            for pattern in patterns:
+                m = pattern.search(text, pos)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return
+            yield best
+            pos = max(best.end(), best.start() + 1)
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
+        end = len(text) if endpos is None else endpos
+        found = [m for p in self.patterns if (m := p.search(text, pos, end)) is not None]
+        return min(found, key=lambda m: m.start()) if found else None
 
 
 class PatternError(ValueError):
@@ -193,6 +224,19 @@ class Compiler:
         if unspaced:
             parts.append("|".join(f"(?:{self.body(p)})" for p in unspaced))
         return re.compile("|".join(parts))
+
+    def compile_each(self, phrases: list[str]) -> Alternation:
+        """The phrases one by one, in the order ``compile`` tries them (spaced phrases,
+        then unspaced ones), each with its anchors."""
+        if not phrases:
+            raise PatternError("no phrases given")
+        ordered = [p for p in phrases if not _CJK.search(p)] + [
+            p for p in phrases if _CJK.search(p)
+        ]
+        return Alternation(
+            tuple(self.compile([p]) for p in ordered),
+            tuple(self.anchors([p]) for p in ordered),
+        )
 
     # ------------------------------------------------------------- anchors
     def anchors(self, phrases: list[str]) -> Anchors | None:

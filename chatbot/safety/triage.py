@@ -28,7 +28,7 @@ import numpy as np
 
 from chatbot.safety.context import ContextRules
 from chatbot.safety.language import LanguageDetector
-from chatbot.safety.patterns import AnchorIndex, Anchors
+from chatbot.safety.patterns import Alternation, AnchorIndex
 from chatbot.safety.semantic import ExemplarBank, TextEncoder, message_vectors
 from chatbot.safety.tables import SELF_HARM, Context, Tables
 from chatbot.safety.text import LATIN_WORD, Prepared, Sentence, prepare
@@ -75,8 +75,7 @@ class Assessment:
 class _Rule:
     id: str
     category: str
-    match: re.Pattern[str]
-    anchors: Anchors | None  # words one of which any match contains; None: always run
+    match: Alternation  # its phrases, each with the words one of which any match contains
     also: re.Pattern[str] | None
     unless: re.Pattern[str] | None
     explained_by: re.Pattern[str] | None
@@ -111,8 +110,7 @@ class Triage:
             _Rule(
                 id=rule.id,
                 category=name,
-                match=compiler.compile(rule.match),
-                anchors=compiler.anchors(rule.match),
+                match=compiler.compile_each(rule.match),
                 also=compiler.compile(rule.also) if rule.also else None,
                 unless=compiler.compile(rule.unless) if rule.unless else None,
                 explained_by=compiler.compile(rule.explained_by) if rule.explained_by else None,
@@ -126,7 +124,15 @@ class Triage:
             for name in self.priority
             for rule in spec.categories[name].rules
         ]
-        self._anchors = AnchorIndex([rule.anchors for rule in self.rules])
+        # every phrase of every rule, in rule order: a message runs the phrases its words admit
+        self._phrases = [
+            (index, phrase)
+            for index, rule in enumerate(self.rules)
+            for phrase in range(len(rule.match.patterns))
+        ]
+        self._anchors = AnchorIndex(
+            [self.rules[index].match.anchors[phrase] for index, phrase in self._phrases]
+        )
         # emoji are read as words (the typo table maps words, the emoji table characters)
         self.typos = {**tables.context.typos, **tables.context.emoji}
         self.language = LanguageDetector(tables.context.languages)
@@ -234,12 +240,16 @@ class Triage:
     def _rule_findings(self, prepared: Prepared) -> list[Finding]:
         findings: list[Finding] = []
         done: set[str] = set()
-        # only the rules some word of the message admits: the others cannot match
-        for index in self._anchors.candidates(self._anchors.words(prepared.match)):
+        # only the phrases some word of the message admits: the others cannot match
+        admitted: dict[int, list[int]] = {}
+        for i in self._anchors.candidates(self._anchors.words(prepared.match)):
+            index, phrase = self._phrases[i]
+            admitted.setdefault(index, []).append(phrase)
+        for index, phrases in admitted.items():
             rule = self.rules[index]
             if rule.category in done:
                 continue
-            for m in rule.match.finditer(prepared.match):
+            for m in rule.match.finditer(prepared.match, phrases):
                 suppressed = self._suppression(
                     prepared, m.start(), m.end(), rule.category, rule.suppressed_by
                 )
