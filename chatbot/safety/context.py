@@ -137,7 +137,9 @@ class ContextRules:
         if found.group(0).lstrip().startswith(("without", "sin ", "sans ")):
             # "can't walk without my chest hurting" describes the symptom
             return not self.without_symptom.search(before)
-        return True
+        # "she is not recognising us and BP is 80/50": the listed words are a symptom told
+        # with "not", so what follows "and" is not denied with them
+        return not self.without_symptom.search(found.group(0))
 
     def sentence_context(self, sentence: str, joking: bool = True) -> Context | None:
         """Why a sentence does not describe an emergency now, or None when it may."""
@@ -270,10 +272,19 @@ class ContextRules:
         if any(
             not self.negated(prepared, m.start(), m.end())
             and not self._duration_of_the_end(prepared, m, over)
+            and not self._dated_sentence(prepared, m.start())
             for m in self.unresolved.finditer(text)
         ):
             return None
         return max(a for a, _ in over)
+
+    def _dated_sentence(self, prepared: Prepared, pos: int) -> bool:
+        """The sentence at ``pos`` is dated in the past and has nothing acute ("had a
+        febrile convulsion last month, stiff and jerky for about a minute"): its duration
+        is history, not something still going on."""
+        start, end = prepared.sentence_span(pos)
+        sentence = prepared.match[start:end]
+        return bool(self.past.search(sentence)) and not self.acute.search(sentence)
 
     def _duration_of_the_end(
         self, prepared: Prepared, cue: re.Match[str], over: list[tuple[int, int]]

@@ -64,6 +64,11 @@ class RuleSpec(_Strict):
     also: list[str] = Field(default_factory=list, description="one must appear in the message")
     unless: list[str] = Field(default_factory=list, description="benign context, same sentence")
     acute_overrides: bool = True
+    explained_anywhere: list[str] = Field(
+        default_factory=list,
+        description="a benign explanation anywhere in the message sets the hit aside (a face "
+        "already diagnosed as Bell's palsy, a leg numb from sitting cross-legged)",
+    )
     explained_by: list[str] = Field(
         default_factory=list,
         description="benign context, same sentence, that holds even when the sentence is "
@@ -352,6 +357,7 @@ def _check_patterns(tables: Tables, folder: Path) -> None:
                 "also",
                 "unless",
                 "explained_by",
+                "explained_anywhere",
                 "crisis_unless",
                 "mention_if",
             ):

@@ -79,6 +79,7 @@ class _Rule:
     also: re.Pattern[str] | None
     unless: re.Pattern[str] | None
     explained_by: re.Pattern[str] | None
+    explained_anywhere: re.Pattern[str] | None
     acute_overrides: bool
     crisis: bool
     crisis_unless: re.Pattern[str] | None
@@ -114,6 +115,9 @@ class Triage:
                 also=compiler.compile(rule.also) if rule.also else None,
                 unless=compiler.compile(rule.unless) if rule.unless else None,
                 explained_by=compiler.compile(rule.explained_by) if rule.explained_by else None,
+                explained_anywhere=(
+                    compiler.compile(rule.explained_anywhere) if rule.explained_anywhere else None
+                ),
                 acute_overrides=rule.acute_overrides,
                 crisis=rule.crisis,
                 crisis_unless=compiler.compile(rule.crisis_unless) if rule.crisis_unless else None,
@@ -264,6 +268,12 @@ class Triage:
                     )
                 ):
                     suppressed = "general"
+                if (
+                    suppressed is None
+                    and rule.explained_anywhere is not None
+                    and rule.explained_anywhere.search(prepared.match)
+                ):
+                    suppressed = "unless"
                 if suppressed is None and (
                     rule.unless is not None or rule.explained_by is not None
                 ):
