@@ -171,6 +171,15 @@ def test_crisis_line_is_given_whichever_category_wins() -> None:
     assert text.startswith("**Call an ambulance now: 108 / 112 (India).**")
 
 
+def test_a_teenagers_overdose_told_by_a_parent_keeps_the_crisis_line() -> None:
+    teen = RULES.assess("my 15 year old daughter swallowed a load of paracetamol 2 hours ago")
+    assert (teen.level, teen.categories[0], teen.crisis) == ("emergency", "poisoning", True)
+    toddler = RULES.assess("my 3 year old son swallowed a load of paracetamol 2 hours ago")
+    assert (toddler.level, toddler.crisis) == ("emergency", False)
+    error = RULES.assess("my 15 year old took a load of paracetamol by mistake, double dosed")
+    assert (error.level, error.crisis) == ("emergency", False)
+
+
 @pytest.mark.parametrize(
     ("text", "language", "category"),
     [

@@ -44,6 +44,7 @@ class ContextRules:
     professional: re.Pattern[str] | None = None
     personal_stake: re.Pattern[str] | None = None
     accidental: re.Pattern[str] | None = None
+    intended: re.Pattern[str] | None = None
     negative_start: re.Pattern[str] | None = None
 
     @classmethod
@@ -108,6 +109,7 @@ class ContextRules:
             else None,
             personal_stake=compiler.compile(spec.personal_stake) if spec.personal_stake else None,
             accidental=compiler.compile(spec.accidental) if spec.accidental else None,
+            intended=compiler.compile(spec.intended) if spec.intended else None,
             negative_start=re.compile(
                 r"\s*(?:" + "|".join(compiler.body(p) for p in spec.negative_start) + r")\b"
             )
@@ -315,6 +317,15 @@ class ContextRules:
         return self.personal_stake is not None and any(
             not self.negated(prepared, m.start(), m.end())
             for m in self.personal_stake.finditer(prepared.match)
+        )
+
+    def is_intended(self, prepared: Prepared) -> bool:
+        """The message tells an overdose as meant, or taken by a teenager, and not as an
+        error ("my 15 year old took the lot", not "my 12 year old took 2 extra by mistake")."""
+        return (
+            self.intended is not None
+            and self.intended.search(prepared.match) is not None
+            and not self.is_accidental(prepared)
         )
 
     def is_accidental(self, prepared: Prepared) -> bool:

@@ -231,6 +231,12 @@ class ContextSpec(_Strict):
         default_factory=list,
         description='"accidentally took 2 more": a dose taken in error does not tell intent',
     )
+    intended: list[str] = Field(
+        default_factory=list,
+        description='"my 15 year old", "on purpose", "wanted it all to stop": an overdose by '
+        "someone old enough to mean it, or told as meant, keeps the crisis line even when a "
+        "rule's crisis_unless words (a son, a daughter) are there",
+    )
     # "temp of 37.5", "36.8", "98.6F": a reading that is not a fever; the encoder cannot
     # read numbers, so its fever-driven suggestions for that sentence are dropped
     normal_temperature: list[str] = []

@@ -312,7 +312,9 @@ class Triage:
                     rule.crisis
                     and suppressed in (None, "past")
                     and not (
-                        rule.crisis_unless is not None and rule.crisis_unless.search(prepared.match)
+                        rule.crisis_unless is not None
+                        and rule.crisis_unless.search(prepared.match)
+                        and not self.context.is_intended(prepared)
                     )
                 ):
                     # e.g. an adult's overdose: the crisis line comes with the ambulance, and
